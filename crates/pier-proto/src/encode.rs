@@ -1,0 +1,318 @@
+//! Outgoing messages: validation, head serialization and body framing.
+//!
+//! Everything the caller gives is checked before a byte is queued: a header
+//! value with CR or LF (response splitting), a NUL, a method or target with
+//! whitespace. Body bytes are never copied; the encoder only adds chunk
+//! size lines and CRLFs around the caller's `Bytes`.
+
+use crate::chunked::size_line;
+use crate::error::LocalError;
+use crate::syntax::{is_outgoing_target_byte, is_token, is_valid_name, is_valid_value, list_items};
+use bytes::{BufMut, Bytes, BytesMut};
+use std::collections::VecDeque;
+
+/// What the caller knows about the body it is about to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyHint {
+    /// No body will follow (`end()` with nothing written).
+    Empty,
+    /// Exactly this many bytes will follow (`end(data)` with the data known).
+    Length(u64),
+    /// A body of unknown length will be streamed (`write()` before `end()`).
+    Streaming,
+}
+
+/// How the outgoing body is being framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Encoder {
+    /// The message has no body (HEAD response, 1xx, 204, 304, or empty).
+    NoBody,
+    /// Content-Length: this many bytes still to send.
+    Length(u64),
+    /// Chunked.
+    Chunked,
+    /// Delimited by closing the connection.
+    Close,
+}
+
+/// Framing fields the caller set explicitly.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct OutFacts {
+    pub(crate) content_length: Option<u64>,
+    pub(crate) te: Option<bool>, // Some(last coding is chunked)
+    pub(crate) conn_close: bool,
+    pub(crate) conn_keep_alive: bool,
+    pub(crate) conn_upgrade: bool,
+    pub(crate) has_host: bool,
+}
+
+/// Bytes waiting to be written, in order. Heads and framing are small
+/// buffers split off one scratch allocation; bodies are the caller's own.
+#[derive(Debug, Default)]
+pub(crate) struct Transmit {
+    pub(crate) queue: VecDeque<Bytes>,
+    pub(crate) scratch: BytesMut,
+    pub(crate) queued_bytes: usize,
+}
+
+impl Transmit {
+    pub(crate) fn push(&mut self, b: Bytes) {
+        if !b.is_empty() {
+            self.queued_bytes += b.len();
+            self.queue.push_back(b);
+        }
+    }
+
+    /// Moves whatever the scratch buffer holds into the queue.
+    pub(crate) fn flush_scratch(&mut self) {
+        if !self.scratch.is_empty() {
+            let b = self.scratch.split().freeze();
+            self.push(b);
+        }
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<Bytes> {
+        let b = self.queue.pop_front()?;
+        self.queued_bytes -= b.len();
+        Some(b)
+    }
+
+    /// Makes room without letting the scratch buffer grow for ever.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        if self.scratch.capacity() - self.scratch.len() < n {
+            self.scratch.reserve(n.max(4096));
+        }
+    }
+}
+
+/// Checks and writes `name: value\r\n` lines; returns the framing facts.
+pub(crate) fn write_fields<N: AsRef<[u8]>, V: AsRef<[u8]>>(
+    out: &mut BytesMut,
+    fields: &[(N, V)],
+) -> Result<OutFacts, LocalError> {
+    let mut facts = OutFacts::default();
+    for (n, v) in fields {
+        let (name, value) = (n.as_ref(), v.as_ref());
+        if !is_valid_name(name) {
+            return Err(LocalError::InvalidHeaderName);
+        }
+        if !is_valid_value(value) {
+            return Err(LocalError::InvalidHeaderValue);
+        }
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n =
+                parse_decimal(crate::syntax::trim_ows(value)).ok_or(LocalError::InvalidFraming)?;
+            if facts.content_length.is_some_and(|prev| prev != n) {
+                return Err(LocalError::InvalidFraming);
+            }
+            facts.content_length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            let last = list_items(value).filter(|i| !i.is_empty()).last();
+            facts.te = Some(last.is_some_and(|i| i.eq_ignore_ascii_case(b"chunked")));
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for item in list_items(value) {
+                facts.conn_close |= item.eq_ignore_ascii_case(b"close");
+                facts.conn_keep_alive |= item.eq_ignore_ascii_case(b"keep-alive");
+                facts.conn_upgrade |= item.eq_ignore_ascii_case(b"upgrade");
+            }
+        } else if name.eq_ignore_ascii_case(b"host") {
+            facts.has_host = true;
+        }
+        out.put_slice(name);
+        out.put_slice(b": ");
+        out.put_slice(value);
+        out.put_slice(b"\r\n");
+    }
+    if facts.content_length.is_some() && facts.te.is_some() {
+        return Err(LocalError::InvalidFraming);
+    }
+    Ok(facts)
+}
+
+fn parse_decimal(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, &b| {
+        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
+}
+
+/// Upper bound of the bytes `fields` will take on the wire.
+pub(crate) fn fields_len<N: AsRef<[u8]>, V: AsRef<[u8]>>(fields: &[(N, V)]) -> usize {
+    fields
+        .iter()
+        .map(|(n, v)| n.as_ref().len() + v.as_ref().len() + 4)
+        .sum()
+}
+
+/// Writes a decimal number.
+pub(crate) fn put_decimal(out: &mut BytesMut, mut n: u64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&tmp[i..]);
+}
+
+/// A method must be a token.
+pub(crate) fn check_method(m: &[u8]) -> Result<(), LocalError> {
+    if m.is_empty() || !m.iter().all(|&b| is_token(b)) {
+        return Err(LocalError::InvalidMethod);
+    }
+    Ok(())
+}
+
+/// A target must be non-empty, with no whitespace or control bytes.
+pub(crate) fn check_target(t: &[u8]) -> Result<(), LocalError> {
+    if t.is_empty() || !t.iter().all(|&b| is_outgoing_target_byte(b)) {
+        return Err(LocalError::InvalidTarget);
+    }
+    Ok(())
+}
+
+/// A reason phrase: field-value bytes only (no CR, LF, NUL).
+pub(crate) fn check_reason(r: &[u8]) -> Result<(), LocalError> {
+    if !is_valid_value(r) {
+        return Err(LocalError::InvalidReason);
+    }
+    Ok(())
+}
+
+/// Queues body bytes under `enc`, checking the announced length.
+pub(crate) fn encode_data(
+    tx: &mut Transmit,
+    enc: &mut Encoder,
+    data: Bytes,
+) -> Result<(), LocalError> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    match enc {
+        Encoder::NoBody => Err(LocalError::BodyNotAllowed),
+        Encoder::Length(remaining) => {
+            let n = data.len() as u64;
+            if n > *remaining {
+                return Err(LocalError::BodyTooLong);
+            }
+            *remaining -= n;
+            tx.push(data);
+            Ok(())
+        }
+        Encoder::Chunked => {
+            tx.reserve(20);
+            size_line(&mut tx.scratch, data.len());
+            tx.flush_scratch();
+            tx.push(data);
+            tx.push(Bytes::from_static(b"\r\n"));
+            Ok(())
+        }
+        Encoder::Close => {
+            tx.push(data);
+            Ok(())
+        }
+    }
+}
+
+/// Finishes the body under `enc`, with trailers when chunked.
+pub(crate) fn encode_end<N: AsRef<[u8]>, V: AsRef<[u8]>>(
+    tx: &mut Transmit,
+    enc: &Encoder,
+    trailers: &[(N, V)],
+) -> Result<(), LocalError> {
+    if !trailers.is_empty() && *enc != Encoder::Chunked {
+        return Err(LocalError::TrailersNotAllowed);
+    }
+    match enc {
+        Encoder::Length(remaining) if *remaining > 0 => Err(LocalError::BodyTooShort),
+        Encoder::Chunked => {
+            tx.reserve(5 + fields_len(trailers));
+            let mark = tx.scratch.len();
+            tx.scratch.put_slice(b"0\r\n");
+            if let Err(e) = write_fields(&mut tx.scratch, trailers) {
+                tx.scratch.truncate(mark);
+                return Err(e);
+            }
+            tx.scratch.put_slice(b"\r\n");
+            tx.flush_scratch();
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Node's `http.STATUS_CODES` reason phrases.
+pub fn reason_phrase(status: u16) -> Option<&'static str> {
+    Some(match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        102 => "Processing",
+        103 => "Early Hints",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        207 => "Multi-Status",
+        208 => "Already Reported",
+        226 => "IM Used",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        305 => "Use Proxy",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Payload Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        418 => "I'm a Teapot",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Entity",
+        423 => "Locked",
+        424 => "Failed Dependency",
+        425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        506 => "Variant Also Negotiates",
+        507 => "Insufficient Storage",
+        508 => "Loop Detected",
+        509 => "Bandwidth Limit Exceeded",
+        510 => "Not Extended",
+        511 => "Network Authentication Required",
+        _ => return None,
+    })
+}

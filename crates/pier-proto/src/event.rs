@@ -1,0 +1,32 @@
+//! What a connection reports, in order.
+
+use crate::headers::RawHeaders;
+use crate::message::{RequestHead, ResponseHead};
+use bytes::Bytes;
+
+/// One step of an incoming message stream (h11's vocabulary).
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A request head (server side). Its body follows as `Data`, then `End`.
+    Request(RequestHead),
+    /// A final response head, or 101 (client side). Body and `End` follow,
+    /// or `Upgrade` for 101 and for 2xx answers to CONNECT.
+    Response(ResponseHead),
+    /// An interim 1xx response other than 101 (client side): `100 Continue`,
+    /// `102`, `103 Early Hints`, … More heads follow.
+    Informational(ResponseHead),
+    /// A piece of body, shared with the input buffer (never copied).
+    Data(Bytes),
+    /// The message is complete; its trailers (empty unless chunked with trailers).
+    End(RawHeaders),
+    /// The connection now belongs to another protocol (upgrade or CONNECT
+    /// tunnel). These are the bytes already received after the head (Node's
+    /// `head` buffer). Nothing more comes from this connection.
+    Upgrade(Bytes),
+    /// The peer finished sending (EOF between messages). Responses still
+    /// owed may be written; then close.
+    Closed,
+    /// The keep-alive idle period ran out with no new request (server
+    /// side): close the connection without a response.
+    KeepAliveTimeout,
+}

@@ -1,0 +1,319 @@
+//! Message framing, decided in one place (RFC 9112 §6.3, with Node's
+//! answers where the RFC leaves room).
+
+use crate::error::ErrorCode;
+use crate::head::HeadError;
+use crate::headers::Entries;
+use crate::method::Version;
+use crate::syntax::{list_items, trim_ows};
+
+/// How a message body is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    /// No body at all.
+    Empty,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// Chunked transfer coding, ended by a zero-size chunk and trailers.
+    Chunked,
+    /// Everything until the peer closes (responses only).
+    CloseDelimited,
+}
+
+/// What a request asks of `Expect`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expectation {
+    /// No `Expect` field, or a request that is not HTTP/1.1 (Node ignores it there).
+    None,
+    /// `100-continue` (matched case-insensitively, anywhere in the list, as Node).
+    Continue,
+    /// Any other expectation: Node answers 417.
+    Other,
+}
+
+/// Facts about the fields that drive framing and connection management,
+/// gathered in one pass.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FieldFacts {
+    pub(crate) content_length: Option<u64>,
+    /// A Transfer-Encoding field with a non-empty value.
+    pub(crate) has_te: bool,
+    /// Any Transfer-Encoding field, even an empty one (which Node ignores
+    /// for framing but still refuses next to Content-Length on requests).
+    pub(crate) te_field: bool,
+    /// The last transfer coding is `chunked`, and `chunked` appears nowhere else.
+    pub(crate) te_chunked: bool,
+    /// `chunked` appears before the last coding, or the list is malformed.
+    pub(crate) te_malformed: bool,
+    /// The last coding is `chunked`, whatever came before (responses).
+    pub(crate) te_last_chunked: bool,
+    pub(crate) conn_close: bool,
+    pub(crate) conn_keep_alive: bool,
+    pub(crate) conn_upgrade: bool,
+    pub(crate) has_upgrade: bool,
+    pub(crate) has_host: bool,
+    pub(crate) expect_present: bool,
+    pub(crate) expect_continue: bool,
+    /// `Keep-Alive: timeout=N`, in seconds (may be ≤ 0).
+    pub(crate) keep_alive_hint: Option<i64>,
+}
+
+fn name_is(name: &[u8], lower: &[u8]) -> bool {
+    name.len() == lower.len() && name.eq_ignore_ascii_case(lower)
+}
+
+/// Node's `continueExpression`: `100-continue` as a whole word, any case.
+fn mentions_100_continue(value: &[u8]) -> bool {
+    const NEEDLE: &[u8] = b"100-continue";
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    if value.len() < NEEDLE.len() {
+        return false;
+    }
+    (0..=value.len() - NEEDLE.len()).any(|i| {
+        value[i..i + NEEDLE.len()].eq_ignore_ascii_case(NEEDLE)
+            && (i == 0 || !word(value[i - 1]))
+            && value.get(i + NEEDLE.len()).map_or(true, |&b| !word(b))
+    })
+}
+
+/// Strict Content-Length: digits only, no sign, no list, fits in u64.
+fn parse_content_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in value {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+fn parse_keep_alive_timeout(value: &[u8]) -> Option<i64> {
+    for param in list_items(value) {
+        let mut kv = param.splitn(2, |&b| b == b'=');
+        let key = trim_ows(kv.next()?);
+        if key.eq_ignore_ascii_case(b"timeout") {
+            let v = trim_ows(kv.next()?);
+            let (neg, digits) = match v.split_first() {
+                Some((b'-', rest)) => (true, rest),
+                _ => (false, v),
+            };
+            let n = parse_content_length(digits)? as i64;
+            return Some(if neg { -n } else { n });
+        }
+    }
+    None
+}
+
+/// Scans the fields once. Content-Length errors are reported here because
+/// they are wrong whatever the rest says.
+pub(crate) fn scan(buf: &[u8], entries: &Entries) -> Result<FieldFacts, HeadError> {
+    let mut f = FieldFacts::default();
+    let mut te_last_item_chunked = false;
+    for e in entries.iter() {
+        let ns = e.name_start as usize;
+        let name = &buf[ns..ns + e.name_len as usize];
+        let vs = e.value_start as usize;
+        let value = &buf[vs..vs + e.value_len as usize];
+        // Dispatch on length first: cheap, and most fields match nothing.
+        match name.len() {
+            4 if name_is(name, b"host") => f.has_host = true,
+            6 if name_is(name, b"expect") => {
+                f.expect_present = true;
+                f.expect_continue |= mentions_100_continue(value);
+            }
+            7 if name_is(name, b"upgrade") => f.has_upgrade = true,
+            10 if name_is(name, b"connection") => note_connection(&mut f, value),
+            10 if name_is(name, b"keep-alive") => {
+                if let Some(t) = parse_keep_alive_timeout(value) {
+                    f.keep_alive_hint = Some(t);
+                }
+            }
+            14 if name_is(name, b"content-length") => {
+                // A TAB after the digits is refused (Node); spaces are fine.
+                let after = &buf[vs + value.len()..];
+                let trailing_tab = after
+                    .iter()
+                    .take_while(|&&b| b == b' ' || b == b'\t')
+                    .any(|&b| b == b'\t');
+                let n = match parse_content_length(value) {
+                    Some(n) if !trailing_tab => n,
+                    _ => return Err((ErrorCode::InvalidContentLength, vs)),
+                };
+                // Node refuses any repeat, even an equal one.
+                if f.content_length.is_some() {
+                    return Err((ErrorCode::InvalidContentLength, ns));
+                }
+                f.content_length = Some(n);
+            }
+            16 if name_is(name, b"proxy-connection") => note_connection(&mut f, value),
+            17 if name_is(name, b"transfer-encoding") => {
+                f.te_field = true;
+                if value.is_empty() {
+                    continue;
+                }
+                f.has_te = true;
+                // Node refuses a TAB after the last coding (spaces are fine).
+                let after = &buf[vs + value.len()..];
+                if after
+                    .iter()
+                    .take_while(|&&b| b == b' ' || b == b'\t')
+                    .any(|&b| b == b'\t')
+                {
+                    f.te_malformed = true;
+                }
+                let mut items = value.split(|&b| b == b',').peekable();
+                while let Some(raw) = items.next() {
+                    let item = trim_ows(raw);
+                    let last = items.peek().is_none();
+                    if item.is_empty() {
+                        // `, chunked` is fine; a trailing empty item is not.
+                        if last {
+                            te_last_item_chunked = false;
+                        }
+                        continue;
+                    }
+                    let is_chunked = item.eq_ignore_ascii_case(b"chunked");
+                    if te_last_item_chunked {
+                        // Something follows `chunked`: only one coding may be last.
+                        f.te_malformed = true;
+                    }
+                    te_last_item_chunked = is_chunked;
+                    if !item.iter().all(|&b| crate::syntax::is_token(b)) {
+                        f.te_malformed = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    f.te_last_chunked = te_last_item_chunked;
+    f.te_chunked = f.has_te && te_last_item_chunked && !f.te_malformed;
+    Ok(f)
+}
+
+fn note_connection(f: &mut FieldFacts, value: &[u8]) {
+    for item in list_items(value) {
+        if item.eq_ignore_ascii_case(b"close") {
+            f.conn_close = true;
+        } else if item.eq_ignore_ascii_case(b"keep-alive") {
+            f.conn_keep_alive = true;
+        } else if item.eq_ignore_ascii_case(b"upgrade") {
+            f.conn_upgrade = true;
+        }
+    }
+}
+
+/// Whether a message of this version with these fields lets the connection
+/// persist (RFC 9112 §9.3, with HTTP/1.0 keep-alive).
+pub(crate) fn persistent(version: Version, f: &FieldFacts) -> bool {
+    if f.conn_close {
+        return false;
+    }
+    match (version.major, version.minor) {
+        (1, 0) => f.conn_keep_alive,
+        (0, _) => false,
+        _ => true,
+    }
+}
+
+/// The body of a request. Errors are the smuggling defences.
+pub(crate) fn request_body(f: &FieldFacts, allow_cl_with_te: bool) -> Result<BodyKind, ErrorCode> {
+    if f.te_field && f.content_length.is_some() && !allow_cl_with_te {
+        return Err(ErrorCode::UnexpectedContentLength);
+    }
+    if f.has_te {
+        // A request body must be self-delimiting: the last coding is chunked.
+        if !f.te_chunked {
+            return Err(ErrorCode::InvalidTransferEncoding);
+        }
+        return Ok(BodyKind::Chunked);
+    }
+    Ok(match f.content_length {
+        Some(0) | None => BodyKind::Empty,
+        Some(n) => BodyKind::Length(n),
+    })
+}
+
+/// The body of a response to a request with method `head`/`connect`.
+pub(crate) fn response_body(
+    status: u16,
+    request_was_head: bool,
+    request_was_connect: bool,
+    f: &FieldFacts,
+) -> Result<BodyKind, ErrorCode> {
+    if request_was_head
+        || (100..200).contains(&status)
+        || status == 204
+        || status == 304
+        || (request_was_connect && (200..300).contains(&status))
+    {
+        return Ok(BodyKind::Empty);
+    }
+    if f.has_te {
+        if f.content_length.is_some() {
+            // Node refuses this pair on responses too.
+            return Err(ErrorCode::UnexpectedContentLength);
+        }
+        // Node is laxer with responses: only the last coding matters.
+        return Ok(if f.te_last_chunked {
+            BodyKind::Chunked
+        } else {
+            BodyKind::CloseDelimited
+        });
+    }
+    Ok(match f.content_length {
+        Some(0) => BodyKind::Empty,
+        Some(n) => BodyKind::Length(n),
+        None => BodyKind::CloseDelimited,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continue_expression_matches_like_node() {
+        assert!(mentions_100_continue(b"100-continue"));
+        assert!(mentions_100_continue(b"100-CONTINUE"));
+        assert!(mentions_100_continue(b"100-continue, x-y"));
+        assert!(mentions_100_continue(b"foo, 100-continue"));
+        assert!(!mentions_100_continue(b"x100-continue"));
+        assert!(!mentions_100_continue(b"100-continued"));
+        assert!(!mentions_100_continue(b""));
+    }
+
+    #[test]
+    fn content_length_is_strict() {
+        assert_eq!(parse_content_length(b"0005"), Some(5));
+        assert_eq!(
+            parse_content_length(b"18446744073709551615"),
+            Some(u64::MAX)
+        );
+        for bad in [
+            &b"+5"[..],
+            b"-5",
+            b"0x5",
+            b"5 5",
+            b"",
+            b"5,6",
+            b"5.0",
+            b"1e1",
+        ] {
+            assert_eq!(parse_content_length(bad), None, "{:?}", bad);
+        }
+        assert_eq!(parse_content_length(b"18446744073709551616"), None);
+    }
+
+    #[test]
+    fn keep_alive_hint() {
+        assert_eq!(parse_keep_alive_timeout(b"timeout=5"), Some(5));
+        assert_eq!(parse_keep_alive_timeout(b"max=100, timeout=2"), Some(2));
+        assert_eq!(parse_keep_alive_timeout(b"timeout=-1"), Some(-1));
+        assert_eq!(parse_keep_alive_timeout(b"max=3"), None);
+    }
+}

@@ -1,0 +1,557 @@
+//! Parsing request and response heads, zero-copy.
+//!
+//! The common request shape goes through `httparse` in one pass; anything it
+//! refuses is parsed again by a slower path that knows Node's quirks (double
+//! spaces, HTTP/0.9 and HTTP/2.0 request lines, very many fields) and gives
+//! the precise error. Fields are recorded as offsets and the head is frozen
+//! into `Bytes`, so nothing is copied.
+
+use crate::config::{Leniency, Limits};
+use crate::error::ErrorCode;
+use crate::headers::{Entries, Entry};
+use crate::method::{KnownMethod, Method, Version};
+use crate::syntax::{is_target_byte, is_token, is_value_byte};
+
+/// Fields parsed on the fast path before falling back to a heap buffer.
+const STACK_FIELDS: usize = 64;
+
+/// Where and why parsing stopped: the code and the offset inside the buffer.
+pub(crate) type HeadError = (ErrorCode, usize);
+
+pub(crate) enum Parsed<T> {
+    /// A whole head: the value and the bytes it took (leading blank lines included).
+    Complete(T, usize),
+    /// Not enough bytes yet. `skip` blank lines at the front may be dropped.
+    Partial { skip: usize },
+}
+
+/// A request line and fields, as offsets into the parsed buffer.
+pub(crate) struct RawRequest {
+    pub(crate) method: Method,
+    pub(crate) target: (u32, u32),
+    pub(crate) version: Version,
+    pub(crate) entries: Entries,
+}
+
+/// A status line and fields, as offsets into the parsed buffer.
+pub(crate) struct RawResponse {
+    pub(crate) version: Version,
+    pub(crate) status: u16,
+    pub(crate) reason: (u32, u32),
+    pub(crate) entries: Entries,
+}
+
+fn leading_blank_lines(buf: &[u8]) -> usize {
+    // Node skips CR and LF bytes before a start line, paired or not.
+    buf.iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count()
+}
+
+fn offset_in(base: &[u8], part: &[u8]) -> u32 {
+    (part.as_ptr() as usize - base.as_ptr() as usize) as u32
+}
+
+/// Copies httparse's slices into offsets, checking line ends and limits.
+/// `base` is the whole buffer; `lines_from` where the first field line starts.
+pub(crate) fn record_fields(
+    base: &[u8],
+    fields: &[httparse::Header<'_>],
+    head_end: usize,
+    max_size: usize,
+    lenient_lf: bool,
+    counted_so_far: usize,
+) -> Result<Entries, HeadError> {
+    let mut entries = Entries::with_capacity(fields.len());
+    let mut counted = counted_so_far;
+    for (i, f) in fields.iter().enumerate() {
+        let name_start = offset_in(base, f.name.as_bytes());
+        let value_start = if f.value.is_empty() {
+            // httparse gives an empty slice that may point anywhere on the line.
+            name_start + f.name.len() as u32 + 1
+        } else {
+            offset_in(base, f.value)
+        };
+        // Each line must end in CRLF: look at the byte before the next line.
+        if !lenient_lf {
+            let next_line = match fields.get(i + 1) {
+                Some(n) => offset_in(base, n.name.as_bytes()) as usize,
+                None => head_end - if base[head_end - 2] == b'\r' { 2 } else { 1 },
+            };
+            if base[next_line - 2] != b'\r' {
+                return Err((ErrorCode::LfExpected, next_line - 1));
+            }
+        }
+        counted += f.name.len() + f.value.len();
+        entries.push(Entry {
+            name_start,
+            name_len: f.name.len() as u32,
+            value_start,
+            value_len: f.value.len() as u32,
+        });
+    }
+    if !lenient_lf && base[head_end - 2] != b'\r' {
+        return Err((ErrorCode::LfExpected, head_end - 1));
+    }
+    // Node counts target, names and values, and refuses at the limit itself.
+    if counted >= max_size {
+        return Err((ErrorCode::HeaderOverflow, head_end - 1));
+    }
+    Ok(entries)
+}
+
+/// Maps an httparse refusal in the field lines to Node's code and finds
+/// the offending offset by scanning from `from`.
+pub(crate) fn field_error(buf: &[u8], from: usize, err: httparse::Error) -> HeadError {
+    let code = match err {
+        httparse::Error::NewLine => ErrorCode::LfExpected,
+        _ => ErrorCode::InvalidHeaderToken,
+    };
+    // Point at the first byte that is not a plausible field byte.
+    let at = buf[from..]
+        .iter()
+        .position(|&b| b == b'\r' || (!is_value_byte(b) && b != b'\n'))
+        .map_or(buf.len(), |p| from + p);
+    (code, at)
+}
+
+/// The Partial answer for an incomplete head, or an overflow error.
+fn partial<T>(buf_len: usize, skip: usize, limits: &Limits) -> Result<Parsed<T>, HeadError> {
+    // Node counts only target, names and values; raw bytes are bounded at a
+    // multiple of that so a head of many tiny fields still fits while a
+    // peer that never ends its head cannot make us buffer without end.
+    let raw_cap = limits.max_header_size.saturating_mul(4);
+    if buf_len - skip > raw_cap {
+        return Err((ErrorCode::HeaderOverflow, buf_len - 1));
+    }
+    Ok(Parsed::Partial { skip })
+}
+
+/// Parses the fields after a start line that ends at `from`.
+pub(crate) fn parse_fields(
+    buf: &[u8],
+    from: usize,
+    max_size: usize,
+    lenient_lf: bool,
+    counted: usize,
+) -> Result<Option<(Entries, usize)>, HeadError> {
+    let rest = &buf[from..];
+    let parsed_len;
+    let mut small = [httparse::EMPTY_HEADER; STACK_FIELDS];
+    match httparse::parse_headers(rest, &mut small) {
+        Ok(httparse::Status::Complete((n, fields))) => {
+            parsed_len = from + n;
+            let entries = record_fields(buf, fields, parsed_len, max_size, lenient_lf, counted)?;
+            return Ok(Some((entries, parsed_len)));
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {}
+        Err(e) => return Err(field_error(buf, from, e)),
+    }
+    // Many fields: every line takes at least three bytes (`a:` LF).
+    let mut big = vec![httparse::EMPTY_HEADER; rest.len() / 3 + 1];
+    match httparse::parse_headers(rest, &mut big) {
+        Ok(httparse::Status::Complete((n, fields))) => {
+            parsed_len = from + n;
+            let entries = record_fields(buf, fields, parsed_len, max_size, lenient_lf, counted)?;
+            Ok(Some((entries, parsed_len)))
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => Err(field_error(buf, from, e)),
+    }
+}
+
+/// Parses one request head at the front of `buf`.
+pub(crate) fn parse_request(
+    buf: &[u8],
+    limits: &Limits,
+    leniency: &Leniency,
+) -> Result<Parsed<RawRequest>, HeadError> {
+    let skip = leading_blank_lines(buf);
+    let line = &buf[skip..];
+    if line.is_empty() {
+        return Ok(Parsed::Partial { skip });
+    }
+    // Fast path: httparse's strict request line.
+    let mut fields = [httparse::EMPTY_HEADER; STACK_FIELDS];
+    let mut req = httparse::Request::new(&mut fields);
+    match req.parse(line) {
+        Ok(httparse::Status::Complete(n)) => {
+            let method_bytes = req.method.unwrap_or_default().as_bytes();
+            let method = match lookup_method(method_bytes, leniency) {
+                Some(m) => m,
+                None => return Err((ErrorCode::InvalidMethod, skip)),
+            };
+            let path = req.path.unwrap_or_default().as_bytes();
+            let target = (offset_in(buf, path), path.len() as u32);
+            check_target(&method, path, target.0 as usize)?;
+            let version = if req.version == Some(0) {
+                Version::HTTP_10
+            } else {
+                Version::HTTP_11
+            };
+            let head_end = skip + n;
+            // The request line must end in CRLF too.
+            let line_end = match req.headers.first() {
+                Some(f) => offset_in(buf, f.name.as_bytes()) as usize,
+                None => head_end - if buf[head_end - 2] == b'\r' { 2 } else { 1 },
+            };
+            if !leniency.bare_lf && buf[line_end - 2] != b'\r' {
+                return Err((ErrorCode::LfExpected, line_end - 1));
+            }
+            check_target_len(path.len(), target.0 as usize, limits)?;
+            let entries = record_fields(
+                buf,
+                req.headers,
+                head_end,
+                limits.max_header_size,
+                leniency.bare_lf,
+                path.len(),
+            )?;
+            Ok(Parsed::Complete(
+                RawRequest {
+                    method,
+                    target,
+                    version,
+                    entries,
+                },
+                head_end,
+            ))
+        }
+        Ok(httparse::Status::Partial) => partial(buf.len(), skip, limits),
+        // Anything else: the careful path decides.
+        Err(_) => parse_request_slow(buf, skip, limits, leniency),
+    }
+}
+
+fn lookup_method(name: &[u8], leniency: &Leniency) -> Option<Method> {
+    match KnownMethod::from_bytes(name) {
+        Some(k) => Some(k.into()),
+        None if leniency.unknown_methods => Method::from_bytes(name),
+        None => None,
+    }
+}
+
+/// Bytes and form of a request target: origin-form (`/…`), `*`,
+/// absolute-form (`scheme://…`), or anything for CONNECT (authority-form).
+fn check_target(method: &Method, target: &[u8], at: usize) -> Result<(), HeadError> {
+    if let Some(p) = target.iter().position(|&b| !is_target_byte(b)) {
+        return Err((ErrorCode::InvalidUrl, at + p));
+    }
+    if method.is_connect() {
+        return Ok(());
+    }
+    match target.first() {
+        Some(b'/' | b'*') => Ok(()),
+        Some(b) if b.is_ascii_alphabetic() => {
+            let scheme_len = target
+                .iter()
+                .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+                .count();
+            if target[scheme_len..].starts_with(b"://") {
+                Ok(())
+            } else {
+                Err((ErrorCode::InvalidUrl, at + scheme_len))
+            }
+        }
+        _ => Err((ErrorCode::InvalidUrl, at)),
+    }
+}
+
+fn check_target_len(len: usize, at: usize, limits: &Limits) -> Result<(), HeadError> {
+    match limits.max_target_len {
+        Some(max) if len > max => Err((ErrorCode::UriTooLong, at + max)),
+        _ if len > limits.max_header_size => Err((ErrorCode::HeaderOverflow, at + len - 1)),
+        _ => Ok(()),
+    }
+}
+
+/// Node-compatible request line: `METHOD SP+ target [SP+ version] CRLF`.
+fn parse_request_slow(
+    buf: &[u8],
+    skip: usize,
+    limits: &Limits,
+    leniency: &Leniency,
+) -> Result<Parsed<RawRequest>, HeadError> {
+    let mut i = skip;
+    let need_more = |i: usize| i >= buf.len();
+    // Method.
+    while i < buf.len() && is_token(buf[i]) {
+        i += 1;
+    }
+    if need_more(i) {
+        return partial(buf.len(), skip, limits);
+    }
+    if buf[i] != b' ' || i == skip {
+        return Err((ErrorCode::InvalidMethod, i));
+    }
+    let method = lookup_method(&buf[skip..i], leniency).ok_or((ErrorCode::InvalidMethod, skip))?;
+    while i < buf.len() && buf[i] == b' ' {
+        i += 1;
+    }
+    // Target.
+    let target_start = i;
+    while i < buf.len() && is_target_byte(buf[i]) {
+        i += 1;
+    }
+    if need_more(i) {
+        check_target_len(i - target_start, target_start, limits)?;
+        return partial(buf.len(), skip, limits);
+    }
+    if i == target_start || !matches!(buf[i], b' ' | b'\r' | b'\n') {
+        return Err((ErrorCode::InvalidUrl, i));
+    }
+    let target = (target_start as u32, (i - target_start) as u32);
+    check_target_len(i - target_start, target_start, limits)?;
+    check_target(&method, &buf[target_start..i], target_start)?;
+    while i < buf.len() && buf[i] == b' ' {
+        i += 1;
+    }
+    if need_more(i) {
+        return partial(buf.len(), skip, limits);
+    }
+    let version = if matches!(buf[i], b'\r' | b'\n') {
+        // No version at all: HTTP/0.9, as Node reads it.
+        Version::HTTP_09
+    } else {
+        let allow = if method.known() == Some(KnownMethod::Source) {
+            Protocols::RtspIce
+        } else {
+            Protocols::Rtsp
+        };
+        let (v, end) = match parse_version(buf, i, allow) {
+            Ok(Some(v)) => v,
+            Ok(None) => return partial(buf.len(), skip, limits),
+            Err(e) => return Err(e),
+        };
+        i = end;
+        if !matches!((v.major, v.minor), (0, 9) | (1, 0) | (1, 1) | (2, 0)) {
+            return Err((ErrorCode::InvalidVersion, i - 1));
+        }
+        v
+    };
+    let i = match line_end(buf, i, leniency.bare_lf)? {
+        Some(i) => i,
+        None => return partial(buf.len(), skip, limits),
+    };
+    match parse_fields(
+        buf,
+        i,
+        limits.max_header_size,
+        leniency.bare_lf,
+        target.1 as usize,
+    )? {
+        Some((entries, end)) => Ok(Parsed::Complete(
+            RawRequest {
+                method,
+                target,
+                version,
+                entries,
+            },
+            end,
+        )),
+        None => partial(buf.len(), skip, limits),
+    }
+}
+
+/// Protocol names accepted before the version digits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Protocols {
+    /// `HTTP/` only (status lines).
+    Http,
+    /// `HTTP/` or `RTSP/` (request lines, as Node).
+    Rtsp,
+    /// Also `ICE/`, which Node accepts after SOURCE only.
+    RtspIce,
+}
+
+/// `HTTP/d.d` (or another protocol name Node reads as HTTP).
+/// Returns the version and the offset just past it.
+fn parse_version(
+    buf: &[u8],
+    at: usize,
+    allow: Protocols,
+) -> Result<Option<(Version, usize)>, HeadError> {
+    let rest = &buf[at..];
+    let proto_ok = |p: &[u8]| {
+        let n = rest.len().min(p.len());
+        rest[..n] == p[..n]
+    };
+    let proto_len = if proto_ok(b"HTTP/") || (allow != Protocols::Http && proto_ok(b"RTSP/")) {
+        5
+    } else if allow == Protocols::RtspIce && proto_ok(b"ICE/") {
+        4
+    } else {
+        return Err((ErrorCode::InvalidConstant, at));
+    };
+    if rest.len() < proto_len + 3 {
+        // Check what we have so far is still plausible.
+        for (k, &b) in rest.iter().enumerate().skip(proto_len) {
+            let ok = if k == proto_len + 1 {
+                b == b'.'
+            } else {
+                b.is_ascii_digit()
+            };
+            if !ok {
+                return Err((ErrorCode::InvalidVersion, at + k));
+            }
+        }
+        return Ok(None);
+    }
+    let (maj, dot, min) = (rest[proto_len], rest[proto_len + 1], rest[proto_len + 2]);
+    if !maj.is_ascii_digit() || dot != b'.' || !min.is_ascii_digit() {
+        return Err((ErrorCode::InvalidVersion, at + proto_len));
+    }
+    let end = at + proto_len + 3;
+    if let Some(b) = buf.get(end) {
+        if b.is_ascii_digit() {
+            return Err((ErrorCode::InvalidVersion, end));
+        }
+    }
+    Ok(Some((
+        Version {
+            major: maj - b'0',
+            minor: min - b'0',
+        },
+        end,
+    )))
+}
+
+/// Expects CRLF (or a bare LF when lenient) at `i`; returns the offset after it.
+fn line_end(buf: &[u8], i: usize, lenient_lf: bool) -> Result<Option<usize>, HeadError> {
+    match buf.get(i) {
+        None => Ok(None),
+        Some(b'\r') => match buf.get(i + 1) {
+            None => Ok(None),
+            Some(b'\n') => Ok(Some(i + 2)),
+            Some(_) => Err((ErrorCode::LfExpected, i + 1)),
+        },
+        Some(b'\n') if lenient_lf => Ok(Some(i + 1)),
+        Some(b'\n') => Err((ErrorCode::LfExpected, i)),
+        Some(_) => Err((ErrorCode::InvalidConstant, i)),
+    }
+}
+
+/// Parses one response head at the front of `buf`.
+pub(crate) fn parse_response(
+    buf: &[u8],
+    limits: &Limits,
+    leniency: &Leniency,
+) -> Result<Parsed<RawResponse>, HeadError> {
+    let skip = leading_blank_lines(buf);
+    let mut i = skip;
+    if i >= buf.len() {
+        return Ok(Parsed::Partial { skip });
+    }
+    let (version, end) = match parse_version(buf, i, Protocols::Http) {
+        Ok(Some(v)) => v,
+        Ok(None) => return partial(buf.len(), skip, limits),
+        Err((_, at)) => return Err((ErrorCode::InvalidConstant, at)),
+    };
+    if !matches!(
+        (version.major, version.minor),
+        (0, 9) | (1, 0) | (1, 1) | (2, 0)
+    ) {
+        return Err((ErrorCode::InvalidVersion, end - 1));
+    }
+    i = end;
+    match buf.get(i) {
+        None => return partial(buf.len(), skip, limits),
+        Some(b' ') => i += 1,
+        Some(_) => return Err((ErrorCode::InvalidStatus, i)),
+    }
+    // Exactly three digits.
+    let mut status: u16 = 0;
+    for k in 0..3 {
+        match buf.get(i + k) {
+            None => return partial(buf.len(), skip, limits),
+            Some(b) if b.is_ascii_digit() => status = status * 10 + u16::from(b - b'0'),
+            Some(_) => return Err((ErrorCode::InvalidStatus, i + k)),
+        }
+    }
+    i += 3;
+    let reason_start;
+    match buf.get(i) {
+        None => return partial(buf.len(), skip, limits),
+        Some(b' ') => {
+            i += 1;
+            reason_start = i;
+            // Node passes any byte but CR and LF through in the reason.
+            while i < buf.len() && buf[i] != b'\r' && buf[i] != b'\n' {
+                i += 1;
+            }
+        }
+        Some(b'\r' | b'\n') => reason_start = i,
+        Some(_) => return Err((ErrorCode::InvalidStatus, i)),
+    }
+    let reason = (reason_start as u32, (i - reason_start) as u32);
+    let i = match line_end(buf, i, leniency.bare_lf)? {
+        Some(i) => i,
+        None => return partial(buf.len(), skip, limits),
+    };
+    let fields = if leniency.obs_fold_in_responses || leniency.space_before_colon_in_responses {
+        parse_fields_lenient_response(buf, i, limits, leniency)?
+    } else {
+        parse_fields(buf, i, limits.max_header_size, leniency.bare_lf, 0)?
+    };
+    match fields {
+        Some((entries, end)) => Ok(Parsed::Complete(
+            RawResponse {
+                version,
+                status,
+                reason,
+                entries,
+            },
+            end,
+        )),
+        None => partial(buf.len(), skip, limits),
+    }
+}
+
+/// Field lines of a response with the response-only leniencies turned on.
+fn parse_fields_lenient_response(
+    buf: &[u8],
+    from: usize,
+    limits: &Limits,
+    leniency: &Leniency,
+) -> Result<Option<(Entries, usize)>, HeadError> {
+    let mut cfg = httparse::ParserConfig::default();
+    cfg.allow_obsolete_multiline_headers_in_responses(leniency.obs_fold_in_responses);
+    cfg.allow_spaces_after_header_name_in_responses(leniency.space_before_colon_in_responses);
+    // httparse only offers these for a whole response: hand it a fake status line.
+    let mut fake = b"HTTP/1.1 200 \r\n".to_vec();
+    fake.extend_from_slice(&buf[from..]);
+    let mut fields = vec![httparse::EMPTY_HEADER; (buf.len() - from) / 3 + 1];
+    let mut resp = httparse::Response::new(&mut fields);
+    match cfg.parse_response(&mut resp, &fake) {
+        Ok(httparse::Status::Complete(n)) => {
+            let shift = from as isize - 15;
+            let mut entries = Entries::new();
+            let mut counted = 0;
+            for f in resp.headers.iter() {
+                counted += f.name.len() + f.value.len();
+                {
+                    let ns = offset_in(&fake, f.name.as_bytes()) as isize + shift;
+                    let vs = if f.value.is_empty() {
+                        ns + f.name.len() as isize
+                    } else {
+                        offset_in(&fake, f.value) as isize + shift
+                    };
+                    entries.push(Entry {
+                        name_start: ns as u32,
+                        name_len: f.name.len() as u32,
+                        value_start: vs as u32,
+                        value_len: f.value.len() as u32,
+                    });
+                }
+            }
+            let end = (n as isize + shift) as usize;
+            if counted >= limits.max_header_size {
+                return Err((ErrorCode::HeaderOverflow, end - 1));
+            }
+            Ok(Some((entries, end)))
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => Err(field_error(buf, from, e)),
+    }
+}
