@@ -232,6 +232,9 @@ impl ChunkedDecoder {
             },
             Ext::ValueStart => match b {
                 b'"' => Ok(Ext::Quoted),
+                // An empty value is accepted, as Node does.
+                b';' => Ok(Ext::NameStart),
+                b'\r' | b'\n' => self.line_end_in_ext(b, at),
                 _ if is_token(b) => Ok(Ext::Token),
                 _ => bad,
             },

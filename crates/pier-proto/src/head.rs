@@ -9,7 +9,7 @@
 use crate::config::{Leniency, Limits};
 use crate::error::ErrorCode;
 use crate::headers::{Entries, Entry};
-use crate::method::{KnownMethod, Method, Version};
+use crate::method::{KnownMethod, Method, Version, RTSP_METHODS};
 use crate::syntax::{is_target_byte, is_token, is_value_byte};
 
 /// Fields parsed on the fast path before falling back to a heap buffer.
@@ -285,7 +285,13 @@ fn parse_request_slow(
     if buf[i] != b' ' || i == skip {
         return Err((ErrorCode::InvalidMethod, i));
     }
-    let method = lookup_method(&buf[skip..i], leniency).ok_or((ErrorCode::InvalidMethod, skip))?;
+    let name = &buf[skip..i];
+    let rtsp_only = RTSP_METHODS.contains(&name);
+    let method = if rtsp_only {
+        Method::from_bytes(name).ok_or((ErrorCode::InvalidMethod, skip))?
+    } else {
+        lookup_method(name, leniency).ok_or((ErrorCode::InvalidMethod, skip))?
+    };
     while i < buf.len() && buf[i] == b' ' {
         i += 1;
     }
@@ -310,7 +316,7 @@ fn parse_request_slow(
     if need_more(i) {
         return partial(buf.len(), skip, limits);
     }
-    let version = if matches!(buf[i], b'\r' | b'\n') {
+    let version = if matches!(buf[i], b'\r' | b'\n') && !rtsp_only {
         // No version at all: HTTP/0.9, as Node reads it.
         Version::HTTP_09
     } else {
@@ -324,6 +330,10 @@ fn parse_request_slow(
             Ok(None) => return partial(buf.len(), skip, limits),
             Err(e) => return Err(e),
         };
+        if rtsp_only && &buf[i..i + 5] != b"RTSP/" {
+            // RTSP methods are only understood on RTSP request lines.
+            return Err((ErrorCode::InvalidConstant, i));
+        }
         i = end;
         if !matches!((v.major, v.minor), (0, 9) | (1, 0) | (1, 1) | (2, 0)) {
             return Err((ErrorCode::InvalidVersion, i - 1));

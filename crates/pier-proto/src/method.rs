@@ -45,6 +45,21 @@ known_methods! {
     Unlock "UNLOCK" Unsubscribe "UNSUBSCRIBE"
 }
 
+/// Methods of RTSP, which Node's parser accepts only on `RTSP/x.y` request lines.
+pub(crate) const RTSP_METHODS: &[&[u8]] = &[
+    b"DESCRIBE",
+    b"ANNOUNCE",
+    b"SETUP",
+    b"PLAY",
+    b"PAUSE",
+    b"TEARDOWN",
+    b"GET_PARAMETER",
+    b"SET_PARAMETER",
+    b"REDIRECT",
+    b"RECORD",
+    b"FLUSH",
+];
+
 /// A request method: one of Node's table, or (only when allowed) another token.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Method(Repr);
