@@ -259,6 +259,10 @@ impl ClientConn {
                 self.read = Read::Upgraded;
                 Ok(Some(Event::Upgrade(self.input.take_all())))
             }
+            Read::Upgraded if !self.input.buf.is_empty() => {
+                // Fed after the hand-off: passed through, never parsed.
+                Ok(Some(Event::Upgrade(self.input.take_all())))
+            }
             Read::Upgraded => Ok(None),
             Read::Done => {
                 if !self.input.buf.is_empty() {

@@ -21,7 +21,8 @@ pub enum Event {
     End(RawHeaders),
     /// The connection now belongs to another protocol (upgrade or CONNECT
     /// tunnel). These are the bytes already received after the head (Node's
-    /// `head` buffer). Nothing more comes from this connection.
+    /// `head` buffer). Bytes fed after the hand-off come out as further
+    /// `Upgrade` events, unparsed.
     Upgrade(Bytes),
     /// The peer finished sending (EOF between messages). Responses still
     /// owed may be written; then close.

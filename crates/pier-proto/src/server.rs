@@ -210,6 +210,10 @@ impl ServerConn {
                     self.stop_timers();
                     return Ok(Some(Event::Upgrade(self.input.take_all())));
                 }
+                Read::Upgraded if !self.input.buf.is_empty() => {
+                    // Fed after the hand-off: passed through, never parsed.
+                    return Ok(Some(Event::Upgrade(self.input.take_all())));
+                }
                 Read::Upgraded => return Ok(None),
                 Read::Done => {
                     if self.idle_expired && !self.idle_reported {

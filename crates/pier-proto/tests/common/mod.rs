@@ -72,7 +72,10 @@ fn drain_server(conn: &mut ServerConn, out: &mut ServerOutcome) {
             }),
             Ok(Some(Event::Data(d))) => out.requests.last_mut().unwrap().body.extend_from_slice(&d),
             Ok(Some(Event::End(t))) => out.requests.last_mut().unwrap().trailers = Some(fields(&t)),
-            Ok(Some(Event::Upgrade(rest))) => out.upgrade = Some(rest.to_vec()),
+            Ok(Some(Event::Upgrade(rest))) => out
+                .upgrade
+                .get_or_insert_with(Vec::new)
+                .extend_from_slice(&rest),
             Ok(Some(Event::Closed)) => out.closed = true,
             Ok(Some(other)) => panic!("unexpected server event {other:?}"),
             Ok(None) => return,
@@ -189,7 +192,10 @@ fn drain_client(conn: &mut ClientConn, out: &mut ClientOutcome) {
             Ok(Some(Event::End(t))) => {
                 out.responses.last_mut().unwrap().trailers = Some(fields(&t))
             }
-            Ok(Some(Event::Upgrade(rest))) => out.upgrade = Some(rest.to_vec()),
+            Ok(Some(Event::Upgrade(rest))) => out
+                .upgrade
+                .get_or_insert_with(Vec::new)
+                .extend_from_slice(&rest),
             Ok(Some(Event::Closed)) => out.closed = true,
             Ok(Some(other)) => panic!("unexpected client event {other:?}"),
             Ok(None) => return,

@@ -1,0 +1,498 @@
+//! Connection behaviour: the client/server pair, keep-alive, pipelining,
+//! Expect, upgrades, deadlines and outgoing validation.
+
+mod common;
+use common::*;
+use pier_proto::{
+    BodyHint, ClientConfig, ClientConn, ErrorCode, Event, Expectation, LocalError, Method,
+    ServerConfig, ServerConn,
+};
+use std::time::{Duration, Instant};
+
+fn drain(s: &mut ServerConn) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(b) = s.poll_transmit() {
+        out.extend_from_slice(&b);
+    }
+    out
+}
+
+fn events(s: &mut ServerConn) -> Vec<Event> {
+    let mut v = Vec::new();
+    while let Some(e) = s.poll_event().unwrap() {
+        v.push(e);
+    }
+    v
+}
+
+#[test]
+fn client_and_server_pair_keep_alive_many_requests() {
+    let mut client = ClientConn::new(ClientConfig::default());
+    let mut server = ServerConn::new(ServerConfig::default());
+    for i in 0..5u32 {
+        let path = format!("/r{i}");
+        client
+            .send_request(
+                &Method::POST,
+                path.as_bytes(),
+                &[("Host", "x")],
+                BodyHint::Streaming,
+            )
+            .unwrap();
+        client.send_data(format!("body{i}").into()).unwrap();
+        client.send_end().unwrap();
+        let mut wire = Vec::new();
+        while let Some(b) = client.poll_transmit() {
+            wire.extend_from_slice(&b);
+        }
+        server.feed(&wire);
+        let evs = events(&mut server);
+        assert!(matches!(&evs[0], Event::Request(r) if r.target() == path.as_bytes()));
+        assert!(matches!(evs.last(), Some(Event::End(_))));
+        server
+            .send_response(200, b"", &[("X-N", i.to_string())], BodyHint::Length(2))
+            .unwrap();
+        server.send_data("ok".into()).unwrap();
+        server.send_end().unwrap();
+        client.feed(&drain(&mut server));
+        let mut got = Vec::new();
+        while let Some(e) = client.poll_event().unwrap() {
+            got.push(e);
+        }
+        assert!(matches!(&got[0], Event::Response(r) if r.status() == 200 && r.keep_alive()));
+        assert!(client.is_reusable());
+        assert!(!server.should_close());
+    }
+}
+
+#[test]
+fn pipelined_responses_go_out_in_order() {
+    // node: S14
+    let mut server = ServerConn::new(ServerConfig::default());
+    server.feed(b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\n\r\n");
+    let evs = events(&mut server);
+    assert_eq!(
+        evs.iter()
+            .filter(|e| matches!(e, Event::Request(_)))
+            .count(),
+        3
+    );
+    assert_eq!(server.responses_owed(), 3);
+    for body in ["one", "two", "three"] {
+        server
+            .send_response(
+                200,
+                b"",
+                &[] as &[(&str, &str)],
+                BodyHint::Length(body.len() as u64),
+            )
+            .unwrap();
+        // The HEAD response carries no body: data is refused, not sent.
+        match server.send_data(body.into()) {
+            Ok(()) => {}
+            Err(e) => assert_eq!(e, LocalError::BodyNotAllowed),
+        }
+        server.send_end().unwrap();
+    }
+    let wire = drain(&mut server);
+    let text = String::from_utf8(wire).unwrap();
+    let one = text.find("one").unwrap();
+    let three = text.find("three").unwrap();
+    assert!(one < three);
+    assert!(!text.contains("two"), "{text}");
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 3);
+}
+
+#[test]
+fn http10_keep_alive_needs_the_token_both_ways() {
+    let mut server = ServerConn::new(ServerConfig::default());
+    server.feed(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    events(&mut server);
+    assert!(server.response_keep_alive());
+    server
+        .send_response(
+            200,
+            b"",
+            &[("Connection", "keep-alive")],
+            BodyHint::Length(0),
+        )
+        .unwrap();
+    server.send_end().unwrap();
+    assert!(!server.should_close());
+
+    // Without the token the response closes the connection.
+    let mut server = ServerConn::new(ServerConfig::default());
+    server.feed(b"GET / HTTP/1.0\r\n\r\n");
+    events(&mut server);
+    assert!(!server.response_keep_alive());
+    server
+        .send_response(200, b"", &[] as &[(&str, &str)], BodyHint::Streaming)
+        .unwrap();
+    server.send_data("x".into()).unwrap();
+    server.send_end().unwrap();
+    let wire = drain(&mut server);
+    // HTTP/1.0 peers get a close-delimited body, never chunked.
+    assert_eq!(wire, b"HTTP/1.1 200 OK\r\n\r\nx");
+    assert!(server.should_close());
+}
+
+#[test]
+fn response_connection_close_ends_the_connection() {
+    let mut server = ServerConn::new(ServerConfig::default());
+    server.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    events(&mut server);
+    server
+        .send_response(200, b"", &[("Connection", "close")], BodyHint::Empty)
+        .unwrap();
+    server.send_end().unwrap();
+    assert!(server.should_close());
+    // Later bytes are ignored, never parsed.
+    server.feed(b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(events(&mut server).is_empty());
+}
+
+#[test]
+fn expect_is_classified_like_node() {
+    // node: S5, S6
+    let e = |input: &str| serve(input.as_bytes()).single().expect;
+    assert_eq!(
+        e("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\n\r\n"),
+        Expectation::Continue
+    );
+    assert_eq!(
+        e("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue, x-y\r\n\r\n"),
+        Expectation::Continue
+    );
+    assert_eq!(
+        e("GET / HTTP/1.1\r\nHost: a\r\nExpect: foo\r\n\r\n"),
+        Expectation::Other
+    );
+    assert_eq!(
+        e("GET / HTTP/1.1\r\nHost: a\r\nExpect:\r\n\r\n"),
+        Expectation::Other
+    );
+    assert_eq!(
+        e("GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n"),
+        Expectation::None
+    );
+}
+
+#[test]
+fn final_response_without_the_awaited_100_turns_keep_alive_off() {
+    // node: S7 (Pier keeps the connection when the body was already read)
+    let mut server = ServerConn::new(ServerConfig::default());
+    server.feed(b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    events(&mut server);
+    assert!(!server.response_keep_alive());
+    server.send_continue().unwrap();
+    assert!(server.response_keep_alive());
+    assert_eq!(drain(&mut server), b"HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+#[test]
+fn informational_responses_reach_the_client_in_order() {
+    // node: C5
+    let out = fetch(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+    assert_eq!(out.informational, vec![100, 103]);
+    assert_eq!(out.single().body, b"hi");
+}
+
+#[test]
+fn upgrade_hands_off_the_leftover_bytes() {
+    // node: S9, S10
+    let config = ServerConfig {
+        accept_upgrades: true,
+        ..Default::default()
+    };
+    let out = serve_with(
+        config,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: ws\r\n\r\n\x81\x00frame",
+        false,
+    );
+    assert!(out.single().upgrade);
+    assert_eq!(out.upgrade.as_deref(), Some(&b"\x81\x00frame"[..]));
+    // Without upgrade handling it is an ordinary request.
+    let out = serve(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: ws\r\n\r\n");
+    assert_eq!(out.upgrade, None);
+    assert!(out.single().trailers.is_some());
+    // CONNECT always hands off.
+    let out = serve(b"CONNECT h:443 HTTP/1.1\r\nHost: h\r\n\r\ntunnel");
+    assert_eq!(out.upgrade.as_deref(), Some(&b"tunnel"[..]));
+}
+
+#[test]
+fn client_upgrade_and_connect() {
+    // node: C6
+    let out = fetch_with(
+        &[("GET", "/")],
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: ws\r\nConnection: upgrade\r\n\r\nabc",
+        false,
+    );
+    assert_eq!(out.single().status, 101);
+    assert_eq!(out.upgrade.as_deref(), Some(&b"abc"[..]));
+    let out = fetch_with(
+        &[("CONNECT", "h:443")],
+        b"HTTP/1.1 200 OK\r\n\r\ntunnel",
+        false,
+    );
+    assert_eq!(out.upgrade.as_deref(), Some(&b"tunnel"[..]));
+}
+
+#[test]
+fn client_framing_by_status_and_method() {
+    let out = fetch_with(
+        &[("HEAD", "/")],
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+        false,
+    );
+    assert_eq!(out.single().body, b"");
+    assert!(out.reusable);
+    for status in ["204 No Content", "304 Not Modified"] {
+        let input = format!("HTTP/1.1 {status}\r\nContent-Length: 5\r\n\r\n");
+        let out = fetch_with(&[("GET", "/")], input.as_bytes(), false);
+        assert!(out.reusable, "{status}");
+    }
+    // Close-delimited: ends at EOF, and the connection is done.
+    let out = fetch(b"HTTP/1.1 200 OK\r\n\r\nuntil close");
+    assert_eq!(out.single().body, b"until close");
+    assert!(!out.single().keep_alive);
+}
+
+#[test]
+fn client_errors_before_and_during_a_response() {
+    // node: C4
+    assert_eq!(fetch(b"").error, Some(ErrorCode::InvalidEofState));
+    assert_eq!(
+        fetch(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhi").error,
+        Some(ErrorCode::InvalidEofState)
+    );
+    assert_eq!(
+        fetch(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n").error,
+        Some(ErrorCode::UnexpectedContentLength)
+    );
+}
+
+#[test]
+fn headers_count_truncates_never_errors() {
+    // node: S13, C8
+    let mut input = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+    for i in 0..2500 {
+        input.push_str(&format!("x: {i}\r\n"));
+    }
+    input.push_str("\r\n");
+    let out = serve_pieces(ServerConfig::default(), &[input.as_bytes()], false);
+    assert_eq!(out.code(), None);
+    assert_eq!(out.single().headers.len(), 1000);
+}
+
+#[test]
+fn outgoing_injection_is_refused_before_any_byte() {
+    let mut server = ServerConn::new(ServerConfig::default());
+    server.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    events(&mut server);
+    let bad: &[(&str, &str, LocalError)] = &[
+        ("X-A", "a\r\nSet-Cookie: x", LocalError::InvalidHeaderValue),
+        ("X-A", "a\nb", LocalError::InvalidHeaderValue),
+        ("X-A", "a\0b", LocalError::InvalidHeaderValue),
+        ("X A", "b", LocalError::InvalidHeaderName),
+        ("", "b", LocalError::InvalidHeaderName),
+        ("X\r\nA", "b", LocalError::InvalidHeaderName),
+    ];
+    for (n, v, err) in bad {
+        assert_eq!(
+            server.send_response(200, b"", &[(n, v)], BodyHint::Empty),
+            Err(*err)
+        );
+        assert_eq!(server.pending_transmit(), 0, "nothing may be queued");
+    }
+    assert_eq!(
+        server.send_response(200, b"OK\r\nX: y", &[] as &[(&str, &str)], BodyHint::Empty),
+        Err(LocalError::InvalidReason)
+    );
+    assert_eq!(server.pending_transmit(), 0);
+    // The connection is still usable afterwards.
+    server
+        .send_response(200, b"", &[("X-A", "fine")], BodyHint::Empty)
+        .unwrap();
+    server.send_end().unwrap();
+
+    let mut client = ClientConn::new(ClientConfig::default());
+    assert_eq!(
+        client.send_request(&Method::GET, b"/a b", &[("Host", "a")], BodyHint::Empty),
+        Err(LocalError::InvalidTarget)
+    );
+    assert_eq!(
+        client.send_request(
+            &Method::GET,
+            b"/\r\nX: y",
+            &[("Host", "a")],
+            BodyHint::Empty
+        ),
+        Err(LocalError::InvalidTarget)
+    );
+    assert_eq!(Method::from_bytes(b"GE T"), None);
+    assert_eq!(client.pending_transmit(), 0);
+}
+
+#[test]
+fn body_length_is_enforced_on_the_way_out() {
+    let mut client = ClientConn::new(ClientConfig::default());
+    client
+        .send_request(&Method::POST, b"/", &[("Host", "a")], BodyHint::Length(3))
+        .unwrap();
+    assert_eq!(
+        client.send_data("toolong".into()),
+        Err(LocalError::BodyTooLong)
+    );
+    client.send_data("ab".into()).unwrap();
+    assert_eq!(client.send_end(), Err(LocalError::BodyTooShort));
+    client.send_data("c".into()).unwrap();
+    client.send_end().unwrap();
+    assert_eq!(
+        client.send_end_with_trailers(&[("X", "y")]),
+        Err(LocalError::WrongState)
+    );
+}
+
+#[test]
+fn node_default_framing_for_requests() {
+    // node: C2
+    let wire = |m: Method, hint: BodyHint| {
+        let mut c = ClientConn::new(ClientConfig::default());
+        c.send_request(&m, b"/", &[("Host", "a")], hint).unwrap();
+        let mut w = Vec::new();
+        while let Some(b) = c.poll_transmit() {
+            w.extend_from_slice(&b);
+        }
+        String::from_utf8(w).unwrap()
+    };
+    assert_eq!(
+        wire(Method::GET, BodyHint::Empty),
+        "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+    );
+    assert_eq!(
+        wire(Method::POST, BodyHint::Empty),
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"
+    );
+    assert_eq!(
+        wire(Method::PUT, BodyHint::Length(3)),
+        "PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n"
+    );
+    assert!(wire(Method::POST, BodyHint::Streaming).ends_with("Transfer-Encoding: chunked\r\n\r\n"));
+}
+
+// --- deadlines ---
+
+#[test]
+fn slow_head_gets_headers_timeout_on_first_request() {
+    // node: S2
+    let t0 = Instant::now();
+    let mut server = ServerConn::new(ServerConfig::default());
+    assert_eq!(server.poll_timeout(t0), Some(t0 + Duration::from_secs(60)));
+    server.feed(b"GET / HTTP/1.1\r\nHo");
+    assert!(events(&mut server).is_empty());
+    server.handle_timeout(t0 + Duration::from_secs(59));
+    assert!(server.poll_event().is_ok());
+    server.handle_timeout(t0 + Duration::from_secs(60));
+    let err = server.poll_event().unwrap_err();
+    assert_eq!(err.code(), ErrorCode::HeadersTimeout);
+    assert_eq!(err.status_hint(), 408);
+    assert!(server.should_close());
+}
+
+#[test]
+fn slow_head_gets_headers_timeout_on_a_later_request_too() {
+    // node: S2, S3
+    let t0 = Instant::now();
+    let mut server = ServerConn::new(ServerConfig::default());
+    server.poll_timeout(t0);
+    server.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    events(&mut server);
+    server
+        .send_response(200, b"", &[] as &[(&str, &str)], BodyHint::Empty)
+        .unwrap();
+    server.send_end().unwrap();
+    // Idle: the keep-alive timer (5 s) runs.
+    let t1 = t0 + Duration::from_secs(1);
+    assert_eq!(server.poll_timeout(t1), Some(t1 + Duration::from_secs(5)));
+    // A byte arrives: now the head timer runs from here.
+    let t2 = t1 + Duration::from_secs(2);
+    server.feed(b"G");
+    assert_eq!(server.poll_timeout(t2), Some(t2 + Duration::from_secs(60)));
+    server.handle_timeout(t2 + Duration::from_secs(60));
+    assert_eq!(
+        server.poll_event().unwrap_err().code(),
+        ErrorCode::HeadersTimeout
+    );
+}
+
+#[test]
+fn keep_alive_timeout_closes_silently() {
+    // node: S3
+    let t0 = Instant::now();
+    let mut server = ServerConn::new(ServerConfig::default());
+    server.poll_timeout(t0);
+    server.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    events(&mut server);
+    server
+        .send_response(200, b"", &[] as &[(&str, &str)], BodyHint::Empty)
+        .unwrap();
+    server.send_end().unwrap();
+    drain(&mut server);
+    let deadline = server.poll_timeout(t0).unwrap();
+    server.handle_timeout(deadline);
+    assert!(matches!(
+        server.poll_event(),
+        Ok(Some(Event::KeepAliveTimeout))
+    ));
+    assert!(server.should_close());
+    assert_eq!(
+        server.pending_transmit(),
+        0,
+        "no response on an idle timeout"
+    );
+}
+
+#[test]
+fn request_timeout_covers_the_body() {
+    // node: S1
+    let t0 = Instant::now();
+    let config = ServerConfig {
+        request_timeout: Some(Duration::from_secs(10)),
+        ..Default::default()
+    };
+    let mut server = ServerConn::new(config);
+    server.poll_timeout(t0);
+    server.feed(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc");
+    events(&mut server);
+    // The head is done: only the request deadline remains.
+    assert_eq!(server.poll_timeout(t0), Some(t0 + Duration::from_secs(10)));
+    server.handle_timeout(t0 + Duration::from_secs(10));
+    assert_eq!(
+        server.poll_event().unwrap_err().code(),
+        ErrorCode::RequestTimeout
+    );
+}
+
+#[test]
+fn no_timer_while_the_handler_works() {
+    let t0 = Instant::now();
+    let mut server = ServerConn::new(ServerConfig::default());
+    server.poll_timeout(t0);
+    server.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    events(&mut server);
+    assert_eq!(server.poll_timeout(t0), None);
+}
+
+#[test]
+fn eof_between_requests_is_a_clean_close() {
+    let out = serve_with(
+        ServerConfig::default(),
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        true,
+    );
+    assert!(out.closed);
+    assert_eq!(out.code(), None);
+    let out = serve_with(ServerConfig::default(), b"GET / HTTP/1.1\r\nHo", true);
+    assert_eq!(out.code(), Some(ErrorCode::InvalidEofState));
+}
