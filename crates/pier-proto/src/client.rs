@@ -330,7 +330,7 @@ impl ClientConn {
             BodyKind::Empty
         } else {
             framing::response_body(status, sent.head, sent.connect, &facts)
-                .map_err(|code| ParseError::new(code, base))?
+                .map_err(|(code, off)| ParseError::new(code, base + off as u64))?
         };
         let keep_alive = !interim
             && sent.keep_alive

@@ -56,6 +56,10 @@ pub(crate) struct FieldFacts {
     pub(crate) expect_continue: bool,
     /// `Keep-Alive: timeout=N`, in seconds (may be ≤ 0).
     pub(crate) keep_alive_hint: Option<i64>,
+    /// Where the last Transfer-Encoding value starts (for error offsets).
+    pub(crate) te_at: usize,
+    /// Where the Content-Length value starts.
+    pub(crate) cl_at: usize,
 }
 
 fn name_is(name: &[u8], lower: &[u8]) -> bool {
@@ -148,10 +152,12 @@ pub(crate) fn scan(buf: &[u8], entries: &Entries) -> Result<FieldFacts, HeadErro
                     return Err((ErrorCode::InvalidContentLength, ns));
                 }
                 f.content_length = Some(n);
+                f.cl_at = vs;
             }
             16 if name_is(name, b"proxy-connection") => note_connection(&mut f, value),
             17 if name_is(name, b"transfer-encoding") => {
                 f.te_field = true;
+                f.te_at = vs;
                 if value.is_empty() {
                     continue;
                 }
@@ -221,14 +227,15 @@ pub(crate) fn persistent(version: Version, f: &FieldFacts) -> bool {
 }
 
 /// The body of a request. Errors are the smuggling defences.
-pub(crate) fn request_body(f: &FieldFacts, allow_cl_with_te: bool) -> Result<BodyKind, ErrorCode> {
+pub(crate) fn request_body(f: &FieldFacts, allow_cl_with_te: bool) -> Result<BodyKind, HeadError> {
     if f.te_field && f.content_length.is_some() && !allow_cl_with_te {
-        return Err(ErrorCode::UnexpectedContentLength);
+        // Point at whichever of the two came second.
+        return Err((ErrorCode::UnexpectedContentLength, f.te_at.max(f.cl_at)));
     }
     if f.has_te {
         // A request body must be self-delimiting: the last coding is chunked.
         if !f.te_chunked {
-            return Err(ErrorCode::InvalidTransferEncoding);
+            return Err((ErrorCode::InvalidTransferEncoding, f.te_at));
         }
         return Ok(BodyKind::Chunked);
     }
@@ -244,7 +251,7 @@ pub(crate) fn response_body(
     request_was_head: bool,
     request_was_connect: bool,
     f: &FieldFacts,
-) -> Result<BodyKind, ErrorCode> {
+) -> Result<BodyKind, HeadError> {
     if request_was_head
         || (100..200).contains(&status)
         || status == 204
@@ -256,7 +263,7 @@ pub(crate) fn response_body(
     if f.has_te {
         if f.content_length.is_some() {
             // Node refuses this pair on responses too.
-            return Err(ErrorCode::UnexpectedContentLength);
+            return Err((ErrorCode::UnexpectedContentLength, f.te_at.max(f.cl_at)));
         }
         // Node is laxer with responses: only the last coding matters.
         return Ok(if f.te_last_chunked {

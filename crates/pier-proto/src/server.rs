@@ -274,7 +274,7 @@ impl ServerConn {
             &facts,
             self.config.leniency.content_length_with_transfer_encoding,
         )
-        .map_err(|code| ParseError::new(code, base))?;
+        .map_err(at)?;
         let keep_alive = framing::persistent(raw.version, &facts)
             && !(facts.has_te && facts.content_length.is_some());
         let expect = if raw.version == Version::HTTP_11 && facts.expect_present {
