@@ -129,6 +129,19 @@ pub(crate) fn write_fields<N: AsRef<[u8]>, V: AsRef<[u8]>>(
     Ok(facts)
 }
 
+/// Checks one outgoing field the way `send_*` will: a token name and a
+/// value without CR, LF, NUL or other control bytes. Lets callers refuse a
+/// bad field when it is set, long before the head is written.
+pub fn validate_field(name: &[u8], value: &[u8]) -> Result<(), LocalError> {
+    if !is_valid_name(name) {
+        return Err(LocalError::InvalidHeaderName);
+    }
+    if !is_valid_value(value) {
+        return Err(LocalError::InvalidHeaderValue);
+    }
+    Ok(())
+}
+
 fn parse_decimal(v: &[u8]) -> Option<u64> {
     if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
         return None;

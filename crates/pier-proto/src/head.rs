@@ -218,9 +218,31 @@ pub(crate) fn parse_request(
                 head_end,
             ))
         }
-        Ok(httparse::Status::Partial) => partial(buf.len(), skip, limits),
+        Ok(httparse::Status::Partial) => {
+            check_method_prefix(line, skip, leniency)?;
+            partial(buf.len(), skip, limits)
+        }
         // Anything else: the careful path decides.
         Err(_) => parse_request_slow(buf, skip, limits, leniency),
+    }
+}
+
+/// Refuses a method as soon as no known method can start with what has
+/// arrived, as Node's parser does (so `hello` after a request is an error
+/// at once, not a head waiting for more bytes).
+fn check_method_prefix(line: &[u8], skip: usize, leniency: &Leniency) -> Result<(), HeadError> {
+    if leniency.unknown_methods || line.contains(&b' ') {
+        return Ok(());
+    }
+    let possible = KnownMethod::ALL
+        .iter()
+        .map(|m| m.as_str().as_bytes())
+        .chain(RTSP_METHODS.iter().copied())
+        .any(|m| m.starts_with(line));
+    if possible {
+        Ok(())
+    } else {
+        Err((ErrorCode::InvalidMethod, skip))
     }
 }
 
@@ -280,6 +302,7 @@ fn parse_request_slow(
         i += 1;
     }
     if need_more(i) {
+        check_method_prefix(&buf[skip..], skip, leniency)?;
         return partial(buf.len(), skip, limits);
     }
     if buf[i] != b' ' || i == skip {

@@ -78,7 +78,7 @@ mod timer;
 pub use chunked::ChunkedDecoder;
 pub use client::ClientConn;
 pub use config::{ClientConfig, Leniency, Limits, ServerConfig};
-pub use encode::{reason_phrase, BodyHint};
+pub use encode::{reason_phrase, validate_field, BodyHint};
 pub use error::{Error, ErrorCode, LocalError, ParseError};
 pub use event::Event;
 pub use framing::{BodyKind, Expectation};

@@ -1,0 +1,66 @@
+//! Command-line options.
+
+use pier_tokio::ServerOptions;
+use std::time::Duration;
+
+pub enum Usage {
+    Bad(String),
+    Io(std::io::Error),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuntimeChoice {
+    Tokio,
+}
+
+pub struct ServeOptions {
+    pub runtime: RuntimeChoice,
+    pub host: String,
+    pub port: u16,
+    pub server: ServerOptions,
+}
+
+fn number<T: std::str::FromStr>(flag: &str, value: Option<&String>) -> Result<T, Usage> {
+    let v = value.ok_or_else(|| Usage::Bad(format!("{flag} needs a value")))?;
+    v.parse()
+        .map_err(|_| Usage::Bad(format!("{flag}: not a number: {v}")))
+}
+
+pub fn parse_serve(args: &[String]) -> Result<ServeOptions, Usage> {
+    let mut o = ServeOptions {
+        runtime: RuntimeChoice::Tokio,
+        host: "127.0.0.1".into(),
+        port: 8080,
+        server: ServerOptions::default(),
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--runtime" => match it.next().map(String::as_str) {
+                Some("tokio") => o.runtime = RuntimeChoice::Tokio,
+                Some(other) => return Err(Usage::Bad(format!("unknown runtime: {other}"))),
+                None => return Err(Usage::Bad("--runtime needs a value".into())),
+            },
+            "--host" => {
+                o.host = it
+                    .next()
+                    .ok_or_else(|| Usage::Bad("--host needs a value".into()))?
+                    .clone()
+            }
+            "--port" => o.port = number(flag, it.next())?,
+            "--headers-timeout" => {
+                o.server.headers_timeout = Duration::from_millis(number(flag, it.next())?)
+            }
+            "--request-timeout" => {
+                o.server.request_timeout = Duration::from_millis(number(flag, it.next())?)
+            }
+            "--keep-alive-timeout" => {
+                o.server.keep_alive_timeout = Duration::from_millis(number(flag, it.next())?)
+            }
+            "--max-header-size" => o.server.max_header_size = number(flag, it.next())?,
+            "--max-headers-count" => o.server.max_headers_count = number(flag, it.next())?,
+            other => return Err(Usage::Bad(format!("unknown option: {other}"))),
+        }
+    }
+    Ok(o)
+}

@@ -1,0 +1,279 @@
+//! # pier-tokio
+//!
+//! Pier on tokio: Node's `http.Server`, `ServerResponse` and
+//! `IncomingMessage` for Rust, with Node's defaults and event order. This
+//! crate holds only the glue (sockets, timers, spawning); the semantics are
+//! `pier`'s, re-exported here so this is the one dependency you need.
+//!
+//! ```no_run
+//! use pier_tokio::{create_server, ServerExt};
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let mut server = create_server(|_req, mut res| async move {
+//!         res.set_header("Content-Type", "text/plain").unwrap();
+//!         let _ = res.end("Hello, World!").await;
+//!     });
+//!     let addr = server.listen("127.0.0.1", 8080).await?;
+//!     println!("listening on {addr}");
+//!     tokio::signal::ctrl_c().await?;
+//!     server.close().await;
+//!     Ok(())
+//! }
+//! ```
+
+#![deny(missing_docs)]
+
+pub use pier::*;
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The tokio runtime, as Pier sees it.
+#[derive(Clone, Debug)]
+pub struct Tokio {
+    handle: tokio::runtime::Handle,
+}
+
+impl Tokio {
+    /// The runtime the caller runs on. Panics outside a tokio runtime.
+    pub fn current() -> Self {
+        Tokio {
+            handle: tokio::runtime::Handle::current(),
+        }
+    }
+
+    /// A given runtime.
+    pub fn from_handle(handle: tokio::runtime::Handle) -> Self {
+        Tokio { handle }
+    }
+}
+
+/// tokio's sleep as a resettable timer.
+pub struct TokioTimer(Pin<Box<tokio::time::Sleep>>);
+
+impl Future for TokioTimer {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl Timer for TokioTimer {
+    fn reset(&mut self, deadline: Instant) {
+        self.0.as_mut().reset(deadline.into());
+    }
+}
+
+impl Runtime for Tokio {
+    type Timer = TokioTimer;
+
+    fn spawn(&self, future: runtime::BoxFuture) {
+        self.handle.spawn(future);
+    }
+
+    fn timer(&self, deadline: Instant) -> TokioTimer {
+        TokioTimer(Box::pin(tokio::time::sleep_until(deadline.into())))
+    }
+}
+
+/// A tokio stream as a Pier transport.
+#[derive(Debug)]
+pub struct Stream<S>(pub S);
+
+fn poll_read_into<S: AsyncRead + Unpin>(
+    s: &mut S,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    let mut rb = ReadBuf::new(buf);
+    match Pin::new(s).poll_read(cx, &mut rb) {
+        Poll::Ready(Ok(())) => Poll::Ready(Ok(rb.filled().len())),
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+impl Transport for Stream<tokio::net::TcpStream> {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        poll_read_into(&mut self.0, cx, buf)
+    }
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+    fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.0.set_nodelay(on)
+    }
+    fn set_keepalive(&self, delay: Option<Duration>) -> io::Result<()> {
+        let sock = socket2::SockRef::from(&self.0);
+        match delay {
+            Some(d) => {
+                let d = if d.is_zero() {
+                    Duration::from_secs(1)
+                } else {
+                    d
+                };
+                sock.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(d))
+            }
+            None => sock.set_keepalive(false),
+        }
+    }
+    fn peer_addr(&self) -> Option<PeerAddr> {
+        self.0.peer_addr().ok().map(PeerAddr::Tcp)
+    }
+}
+
+#[cfg(unix)]
+impl Transport for Stream<tokio::net::UnixStream> {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        poll_read_into(&mut self.0, cx, buf)
+    }
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+    fn peer_addr(&self) -> Option<PeerAddr> {
+        Some(PeerAddr::Unix(
+            self.0
+                .peer_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(Into::into)),
+        ))
+    }
+}
+
+/// A tokio TCP listener as a Pier listener.
+#[derive(Debug)]
+pub struct TcpListener(pub tokio::net::TcpListener);
+
+impl Listener for TcpListener {
+    type Conn = Stream<tokio::net::TcpStream>;
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Conn>> {
+        self.0.poll_accept(cx).map_ok(|(s, _)| Stream(s))
+    }
+    fn local_addr(&self) -> io::Result<ListenAddr> {
+        self.0.local_addr().map(ListenAddr::Tcp)
+    }
+}
+
+/// A tokio Unix-socket listener as a Pier listener.
+#[cfg(unix)]
+#[derive(Debug)]
+pub struct UnixListener(pub tokio::net::UnixListener, std::path::PathBuf);
+
+#[cfg(unix)]
+impl Listener for UnixListener {
+    type Conn = Stream<tokio::net::UnixStream>;
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Conn>> {
+        self.0.poll_accept(cx).map_ok(|(s, _)| Stream(s))
+    }
+    fn local_addr(&self) -> io::Result<ListenAddr> {
+        Ok(ListenAddr::Unix(self.1.clone()))
+    }
+}
+
+/// Node's default listen backlog.
+pub const DEFAULT_BACKLOG: u32 = 511;
+
+/// A server on tokio.
+pub type Server = pier::Server<Tokio>;
+
+/// Node's `http.createServer(handler)` on the current tokio runtime.
+pub fn create_server<F, Fut>(handler: F) -> Server
+where
+    F: Fn(IncomingMessage, ServerResponse) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    pier::Server::new(Tokio::current(), handler)
+}
+
+/// Binds a TCP listener the way Node's `listen(port, host, backlog)` does.
+pub fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(TcpListener(socket.listen(backlog)?))
+}
+
+/// `listen` for tokio servers: on a port, a Unix path, or a listener that
+/// already exists (Node's `listen(handle)`).
+pub trait ServerExt {
+    /// Listens on `host:port` (port 0: an ephemeral port) with Node's backlog.
+    fn listen(
+        &mut self,
+        host: &str,
+        port: u16,
+    ) -> impl Future<Output = io::Result<ListenAddr>> + Send;
+    /// Listens on `host:port` with the given backlog.
+    fn listen_with_backlog(
+        &mut self,
+        host: &str,
+        port: u16,
+        backlog: u32,
+    ) -> io::Result<ListenAddr>;
+    /// Listens on a Unix socket path.
+    #[cfg(unix)]
+    fn listen_unix(&mut self, path: impl AsRef<std::path::Path>) -> io::Result<ListenAddr>;
+    /// Listens on a bound standard-library listener (for example one made
+    /// from an inherited file descriptor).
+    fn listen_std(&mut self, listener: std::net::TcpListener) -> io::Result<ListenAddr>;
+}
+
+impl ServerExt for Server {
+    fn listen(
+        &mut self,
+        host: &str,
+        port: u16,
+    ) -> impl Future<Output = io::Result<ListenAddr>> + Send {
+        let r = self.listen_with_backlog(host, port, DEFAULT_BACKLOG);
+        async move { r }
+    }
+
+    fn listen_with_backlog(
+        &mut self,
+        host: &str,
+        port: u16,
+        backlog: u32,
+    ) -> io::Result<ListenAddr> {
+        let host = if host.is_empty() { "0.0.0.0" } else { host };
+        let addr = (host, port).to_socket_addrs()?.next().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::AddrNotAvailable, "no address for host")
+        })?;
+        let listener = bind_tcp(addr, backlog)?;
+        self.listen_on(listener)
+    }
+
+    #[cfg(unix)]
+    fn listen_unix(&mut self, path: impl AsRef<std::path::Path>) -> io::Result<ListenAddr> {
+        let path = path.as_ref().to_path_buf();
+        let l = tokio::net::UnixListener::bind(&path)?;
+        self.listen_on(UnixListener(l, path))
+    }
+
+    fn listen_std(&mut self, listener: std::net::TcpListener) -> io::Result<ListenAddr> {
+        listener.set_nonblocking(true)?;
+        self.listen_on(TcpListener(tokio::net::TcpListener::from_std(listener)?))
+    }
+}

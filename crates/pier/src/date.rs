@@ -1,0 +1,77 @@
+//! The `Date` header (IMF-fixdate), formatted at most once a second.
+
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+static CACHE: Mutex<(u64, [u8; 29])> = Mutex::new((u64::MAX, [0; 29]));
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` for now.
+pub(crate) fn http_date() -> [u8; 29] {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.0 != secs {
+        *cache = (secs, format(secs));
+    }
+    cache.1
+}
+
+/// Formats seconds since the Unix epoch.
+pub(crate) fn format(secs: u64) -> [u8; 29] {
+    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let days = secs / 86400;
+    let rem = secs % 86400;
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+
+    let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
+    out[..3].copy_from_slice(DAYS[(days % 7) as usize]);
+    let two = |v: u64| [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
+    out[5..7].copy_from_slice(&two(day as u64));
+    out[8..11].copy_from_slice(MONTHS[(month - 1) as usize]);
+    let y = year as u64;
+    out[12..16].copy_from_slice(&[
+        b'0' + (y / 1000 % 10) as u8,
+        b'0' + (y / 100 % 10) as u8,
+        b'0' + (y / 10 % 10) as u8,
+        b'0' + (y % 10) as u8,
+    ]);
+    out[17..19].copy_from_slice(&two(h));
+    out[20..22].copy_from_slice(&two(m));
+    out[23..25].copy_from_slice(&two(s));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn known_dates() {
+        assert_eq!(&super::format(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            &super::format(784_111_777),
+            b"Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            &super::format(951_782_400),
+            b"Tue, 29 Feb 2000 00:00:00 GMT"
+        );
+        assert_eq!(
+            &super::format(1_795_740_000),
+            b"Fri, 27 Nov 2026 00:40:00 GMT"
+        );
+    }
+}

@@ -1,0 +1,106 @@
+//! What Pier needs from an async runtime: a byte stream, a listener, one
+//! resettable timer, and a way to spawn. Runtime crates (`pier-tokio`,
+//! `pier-async-std`) implement these; everything else is written once.
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// A connected byte stream (TCP, Unix socket, or anything else).
+pub trait Transport: Send + Unpin + 'static {
+    /// Reads into `buf`; `Ok(0)` is EOF.
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+
+    /// Writes some of `bufs`, in order.
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>>;
+
+    /// Shuts the sending side down (TCP FIN).
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Disables Nagle's algorithm, where that means something.
+    fn set_nodelay(&self, _on: bool) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Turns TCP keep-alive probes on after `delay` of idleness, or off.
+    fn set_keepalive(&self, _delay: Option<std::time::Duration>) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// The peer's address, when the transport has one.
+    fn peer_addr(&self) -> Option<PeerAddr> {
+        None
+    }
+}
+
+/// Where a connection comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerAddr {
+    /// A TCP peer.
+    Tcp(SocketAddr),
+    /// A Unix-socket peer (usually unnamed).
+    Unix(Option<std::path::PathBuf>),
+}
+
+/// Where a server listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// A TCP address (port 0 picks an ephemeral port).
+    Tcp(SocketAddr),
+    /// A Unix-socket path.
+    Unix(std::path::PathBuf),
+}
+
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenAddr::Tcp(a) => write!(f, "http://{a}"),
+            ListenAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+/// Accepts connections.
+pub trait Listener: Send + 'static {
+    /// The accepted connections.
+    type Conn: Transport;
+
+    /// Waits for the next connection.
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Conn>>;
+
+    /// The bound address (with the real port when 0 was asked).
+    fn local_addr(&self) -> io::Result<ListenAddr>;
+}
+
+/// One resettable deadline.
+pub trait Timer: Future<Output = ()> + Send + Unpin + 'static {
+    /// Moves the deadline.
+    fn reset(&mut self, deadline: Instant);
+}
+
+/// A boxed future that runs to completion on its own.
+pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// The runtime services Pier uses.
+pub trait Runtime: Clone + Send + Sync + 'static {
+    /// The runtime's timer.
+    type Timer: Timer;
+
+    /// Runs `future` in the background.
+    fn spawn(&self, future: BoxFuture);
+
+    /// A timer that fires at `deadline`.
+    fn timer(&self, deadline: Instant) -> Self::Timer;
+
+    /// The current time (monotonic).
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}

@@ -1,0 +1,539 @@
+//! The task that drives one server connection: reads into the protocol
+//! connection, dispatches requests to handlers with Node's defaults, polls
+//! the handlers in place (no task per request), writes responses in order,
+//! and keeps the one timer the protocol asks for.
+
+use super::shared::{lock, Shared, SharedRef};
+use super::{ClientError, Inner, ServerResponse, Upgraded};
+use crate::body::{self, BodyError, BodySender};
+use crate::incoming::IncomingMessage;
+use crate::runtime::{BoxFuture, PeerAddr, Runtime, Timer, Transport};
+use bytes::{Buf, Bytes};
+use pier_proto::{Event, Expectation, ParseError, RequestHead, ServerConn, Version};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::IoSlice;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+const READ_CHUNK: usize = 16 * 1024;
+const MAX_IOVECS: usize = 64;
+
+enum HandOffKind {
+    Connect,
+    Upgrade,
+}
+
+pub(crate) struct Driver<R: Runtime, T: Transport> {
+    io: Option<T>,
+    rt: R,
+    shared: SharedRef,
+    server: Arc<Inner>,
+    peer: Option<PeerAddr>,
+    read_buf: Box<[u8]>,
+    tasks: Vec<BoxFuture>,
+    body: Option<BodySender>,
+    /// Body bytes nobody reads, counted to bound the draining.
+    unread: u64,
+    out: VecDeque<Bytes>,
+    timer: Option<R::Timer>,
+    timer_at: Option<Instant>,
+    last_activity: Instant,
+    eof: bool,
+    /// A request waiting to be handed off with the connection.
+    hand_off: Option<(IncomingMessage, HandOffKind)>,
+    hand_off_bytes: Option<Bytes>,
+    /// A parse error was handled; no more events.
+    errored: bool,
+    requests: u64,
+}
+
+impl<R: Runtime, T: Transport> Driver<R, T> {
+    pub(crate) fn new(io: T, rt: R, server: Arc<Inner>) -> (Self, SharedRef) {
+        let opts = &server.options;
+        let config = opts.proto_config(server.handlers.upgrade.is_some());
+        let keep_alive_secs = config.keep_alive_timeout.map(|d| d.as_secs());
+        let shared = Arc::new(Mutex::new(Shared::new(
+            ServerConn::new(config),
+            keep_alive_secs,
+            opts.high_water_mark,
+        )));
+        if opts.no_delay {
+            let _ = io.set_nodelay(true);
+        }
+        if opts.keep_alive {
+            let _ = io.set_keepalive(Some(opts.keep_alive_initial_delay));
+        }
+        let peer = io.peer_addr();
+        let now = rt.now();
+        let driver = Driver {
+            io: Some(io),
+            rt,
+            shared: shared.clone(),
+            server,
+            peer,
+            read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
+            tasks: Vec::new(),
+            body: None,
+            unread: 0,
+            out: VecDeque::new(),
+            timer: None,
+            timer_at: None,
+            last_activity: now,
+            eof: false,
+            hand_off: None,
+            hand_off_bytes: None,
+            errored: false,
+            requests: 0,
+        };
+        (driver, shared)
+    }
+
+    /// Runs the handlers; returns whether any finished.
+    fn poll_tasks(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        let mut i = 0;
+        while i < self.tasks.len() {
+            let polled = catch_unwind(AssertUnwindSafe(|| self.tasks[i].as_mut().poll(cx)));
+            match polled {
+                Ok(Poll::Pending) => i += 1,
+                Ok(Poll::Ready(())) => {
+                    drop(self.tasks.swap_remove(i));
+                    lock(&self.shared).handlers -= 1;
+                    progress = true;
+                }
+                Err(_) => {
+                    // The handler panicked: its response (dropped with it)
+                    // turns into a 500 or a closed connection; the other
+                    // connections never notice.
+                    tracing::error!("request handler panicked");
+                    drop(self.tasks.swap_remove(i));
+                    lock(&self.shared).handlers -= 1;
+                    progress = true;
+                }
+            }
+        }
+        progress
+    }
+
+    fn spawn_handler(&mut self, fut: BoxFuture) {
+        lock(&self.shared).handlers += 1;
+        self.tasks.push(fut);
+    }
+
+    /// Drains protocol events; returns whether there were any.
+    fn poll_events(&mut self) -> bool {
+        if self.errored {
+            return false;
+        }
+        let mut progress = false;
+        loop {
+            let event = lock(&self.shared).conn.poll_event();
+            match event {
+                Ok(None) => return progress,
+                Ok(Some(ev)) => {
+                    progress = true;
+                    self.on_event(ev);
+                }
+                Err(e) => {
+                    self.errored = true;
+                    self.on_parse_error(e);
+                    return true;
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::Request(head) => self.on_request(head),
+            Event::Data(data) => match &self.body {
+                Some(tx) if !tx.reader_gone() => tx.push(data),
+                _ => {
+                    self.unread += data.len() as u64;
+                    if self.unread > self.server.options.max_unread_body {
+                        // Too much ignored body: answer, then close instead
+                        // of reading the rest.
+                        let mut s = lock(&self.shared);
+                        s.conn.close_after_response();
+                        if s.owed() == 0 {
+                            s.destroy = true;
+                        }
+                    }
+                }
+            },
+            Event::End(trailers) => {
+                if let Some(tx) = self.body.take() {
+                    tx.end(trailers);
+                }
+                self.unread = 0;
+            }
+            Event::Upgrade(rest) => {
+                self.hand_off_bytes = Some(match self.hand_off_bytes.take() {
+                    Some(prev) => [prev, rest].concat().into(),
+                    None => rest,
+                });
+            }
+            Event::Closed => {
+                if let Some(tx) = self.body.take() {
+                    tx.fail(BodyError::Aborted);
+                }
+            }
+            Event::KeepAliveTimeout => {
+                tracing::debug!("keep-alive timeout");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_request(&mut self, head: RequestHead) {
+        self.requests += 1;
+        let opts = &self.server.options;
+        let handlers = self.server.handlers.clone();
+        tracing::debug!(method = %head.method(), target = %String::from_utf8_lossy(head.target()), "request");
+
+        // CONNECT, and upgrades when someone handles them, leave HTTP.
+        if head.method().is_connect() || (head.is_upgrade() && handlers.upgrade.is_some()) {
+            let kind = if head.method().is_connect() {
+                HandOffKind::Connect
+            } else {
+                HandOffKind::Upgrade
+            };
+            let req = IncomingMessage::new(head, body::Body::empty(), self.peer.clone());
+            self.hand_off = Some((req, kind));
+            return;
+        }
+
+        let max = opts.max_requests_per_socket;
+        let over_limit = max > 0 && self.requests > max;
+        let last_allowed = max > 0 && self.requests == max;
+        let version = head.version();
+        let (tx, rx) = body::channel();
+        let id = lock(&self.shared).open_slot(version, last_allowed);
+        self.body = Some(tx);
+        self.unread = 0;
+        let needs_host =
+            version == Version::HTTP_11 && !head.has_host() && opts.require_host_header;
+        let expect = head.expect();
+        if over_limit {
+            if let Some(f) = &handlers.drop_request {
+                f(&head);
+            }
+        }
+        let req = IncomingMessage::new(head, rx, self.peer.clone());
+        let mut res = ServerResponse::new(self.shared.clone(), id);
+
+        if over_limit {
+            // node: S12
+            res.status_code = 503;
+            let _ = res.set_header("Connection", "close");
+            let _ = res.end_now(Bytes::new());
+            return;
+        }
+        if needs_host {
+            // node: S11
+            res.status_code = 400;
+            let _ = res.set_header("Connection", "close");
+            let _ = res.end_now(Bytes::new());
+            return;
+        }
+        match expect {
+            Expectation::Continue => match &handlers.check_continue {
+                Some(f) => {
+                    let fut = f(req, res);
+                    self.spawn_handler(fut);
+                }
+                None => {
+                    // node: S5
+                    let _ = res.write_continue();
+                    let fut = (handlers.request)(req, res);
+                    self.spawn_handler(fut);
+                }
+            },
+            Expectation::Other => match &handlers.check_expectation {
+                Some(f) => {
+                    let fut = f(req, res);
+                    self.spawn_handler(fut);
+                }
+                None => {
+                    // node: S6
+                    res.status_code = 417;
+                    let _ = res.end_now(Bytes::new());
+                }
+            },
+            Expectation::None => {
+                let fut = (handlers.request)(req, res);
+                self.spawn_handler(fut);
+            }
+        }
+    }
+
+    fn on_parse_error(&mut self, e: ParseError) {
+        if let Some(tx) = self.body.take() {
+            tx.fail(if e.is_timeout() {
+                BodyError::Aborted
+            } else {
+                BodyError::Malformed(e.code())
+            });
+        }
+        let mut s = lock(&self.shared);
+        let raw = Bytes::copy_from_slice(s.conn.buffered_input());
+        let response_started = s.front_head_sent();
+        // Responses still owed are lost, as in Node.
+        s.abandon();
+        drop(s);
+        let err = ClientError {
+            error: e,
+            raw_packet: raw,
+        };
+        tracing::debug!(code = %e.code(), offset = e.offset(), "client error");
+        let reply = match &self.server.handlers.client_error {
+            Some(f) => f(&err),
+            // node: S8
+            None if response_started => None,
+            None => Some(canned_response(e.status_hint())),
+        };
+        self.out.clear();
+        if let Some(bytes) = reply {
+            self.out.push_back(bytes);
+        }
+    }
+
+    fn take_transmit(&mut self) {
+        let mut s = lock(&self.shared);
+        while let Some(b) = s.conn.poll_transmit() {
+            self.out.push_back(b);
+        }
+    }
+
+    /// Writes what is queued; returns whether bytes went out. `Err` on a
+    /// broken transport.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
+        let Some(io) = self.io.as_mut() else {
+            return Err(());
+        };
+        let mut progress = false;
+        while !self.out.is_empty() {
+            let slices: Vec<IoSlice<'_>> = self
+                .out
+                .iter()
+                .take(MAX_IOVECS)
+                .map(|b| IoSlice::new(b))
+                .collect();
+            match io.poll_write_vectored(cx, &slices) {
+                Poll::Ready(Ok(0)) => return Err(()),
+                Poll::Ready(Ok(mut n)) => {
+                    progress = true;
+                    while n > 0 {
+                        let front = self.out.front_mut().expect("written bytes were queued");
+                        if n >= front.len() {
+                            n -= front.len();
+                            self.out.pop_front();
+                        } else {
+                            front.advance(n);
+                            n = 0;
+                        }
+                    }
+                }
+                Poll::Ready(Err(_)) => return Err(()),
+                Poll::Pending => break,
+            }
+        }
+        if progress {
+            let mut s = lock(&self.shared);
+            let queued: usize =
+                self.out.iter().map(Bytes::len).sum::<usize>() + s.conn.pending_transmit();
+            if queued <= s.high_water_mark {
+                for w in s.writers.drain(..) {
+                    w.wake();
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    fn may_read(&self, cx: &Context<'_>) -> bool {
+        if self.eof || self.hand_off.is_some() {
+            return false;
+        }
+        let s = lock(&self.shared);
+        if !s.conn.wants_read() || s.close_when_idle && s.conn.is_idle() {
+            return false;
+        }
+        drop(s);
+        match &self.body {
+            Some(tx) => tx.buffered(cx) < self.server.options.high_water_mark.max(READ_CHUNK),
+            None => true,
+        }
+    }
+
+    /// Reads once; returns whether anything happened. `Err` on a broken transport.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
+        if !self.may_read(cx) {
+            return Ok(false);
+        }
+        let Some(io) = self.io.as_mut() else {
+            return Err(());
+        };
+        match io.poll_read(cx, &mut self.read_buf) {
+            Poll::Ready(Ok(0)) => {
+                self.eof = true;
+                lock(&self.shared).conn.feed_eof();
+                Ok(true)
+            }
+            Poll::Ready(Ok(n)) => {
+                self.last_activity = self.rt.now();
+                lock(&self.shared).conn.feed(&self.read_buf[..n]);
+                Ok(true)
+            }
+            Poll::Ready(Err(_)) => Err(()),
+            Poll::Pending => Ok(false),
+        }
+    }
+
+    /// Keeps the timer at the protocol's deadline (and `server.timeout`).
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let now = self.rt.now();
+        let inactivity = self.server.options.timeout;
+        let proto = lock(&self.shared).conn.poll_timeout(now);
+        let idle_at = (!inactivity.is_zero()).then(|| self.last_activity + inactivity);
+        let deadline = match (proto, idle_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let Some(deadline) = deadline else {
+            self.timer_at = None;
+            return false;
+        };
+        if self.timer_at != Some(deadline) {
+            match &mut self.timer {
+                Some(t) => t.reset(deadline),
+                None => self.timer = Some(self.rt.timer(deadline)),
+            }
+            self.timer_at = Some(deadline);
+        }
+        let timer = self.timer.as_mut().expect("armed above");
+        if Pin::new(timer).poll(cx).is_pending() {
+            return false;
+        }
+        self.timer_at = None;
+        let now = self.rt.now();
+        lock(&self.shared).conn.handle_timeout(now);
+        if idle_at.is_some_and(|t| t <= now) {
+            // node: S4
+            self.last_activity = now;
+            let destroy = match &self.server.handlers.timeout {
+                Some(f) => f(self.peer.as_ref()),
+                None => true,
+            };
+            if destroy {
+                lock(&self.shared).destroy = true;
+            }
+        }
+        true
+    }
+
+    fn finished(&self) -> bool {
+        let s = lock(&self.shared);
+        if s.destroy {
+            return true;
+        }
+        if !self.out.is_empty() || s.conn.pending_transmit() > 0 {
+            return false;
+        }
+        s.conn.should_close() && (s.handlers == 0 || s.gone)
+            || s.close_when_idle && s.conn.is_idle() && s.handlers == 0
+            || (self.eof && s.handlers == 0 && s.owed() == 0)
+    }
+
+    fn ready_to_hand_off(&self) -> bool {
+        self.hand_off.is_some()
+            && self.hand_off_bytes.is_some()
+            && self.out.is_empty()
+            && lock(&self.shared).owed() == 0
+    }
+
+    fn hand_off(&mut self) {
+        let (req, kind) = self.hand_off.take().expect("checked");
+        let head = self.hand_off_bytes.take().unwrap_or_default();
+        let io = self.io.take().expect("transport present");
+        lock(&self.shared).abandon();
+        let handler = match kind {
+            HandOffKind::Connect => self.server.handlers.connect.clone(),
+            HandOffKind::Upgrade => self.server.handlers.upgrade.clone(),
+        };
+        match handler {
+            Some(f) => {
+                let upgraded = Upgraded::new(Box::new(io));
+                self.rt.spawn(f(req, upgraded, head));
+            }
+            // node: S10 — CONNECT without a handler: the socket is destroyed.
+            None => drop(io),
+        }
+    }
+}
+
+fn canned_response(status: u16) -> Bytes {
+    let reason = pier_proto::reason_phrase(status).unwrap_or("Bad Request");
+    Bytes::from(format!(
+        "HTTP/1.1 {status} {reason}\r\nConnection: close\r\n\r\n"
+    ))
+}
+
+// Nothing in the driver is structurally pinned.
+impl<R: Runtime, T: Transport> Unpin for Driver<R, T> {}
+
+impl<R: Runtime, T: Transport> Future for Driver<R, T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        {
+            let mut s = lock(&this.shared);
+            if !s.driver.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                s.driver = Some(cx.waker().clone());
+            }
+        }
+        loop {
+            let mut progress = this.poll_tasks(cx);
+            progress |= this.poll_events();
+            this.take_transmit();
+            match this.poll_write(cx) {
+                Ok(p) => progress |= p,
+                Err(()) => break,
+            }
+            if this.ready_to_hand_off() {
+                this.hand_off();
+                break;
+            }
+            if this.finished() {
+                // Send FIN after the last byte; a refusal here changes nothing.
+                if let Some(io) = this.io.as_mut() {
+                    if io.poll_shutdown(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                }
+                break;
+            }
+            match this.poll_read(cx) {
+                Ok(p) => progress |= p,
+                Err(()) => break,
+            }
+            progress |= this.poll_timer(cx);
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        // Done: fail what is still waiting and let the server forget us.
+        if let Some(tx) = this.body.take() {
+            tx.fail(BodyError::Aborted);
+        }
+        lock(&this.shared).abandon();
+        this.tasks.clear();
+        this.io = None;
+        Poll::Ready(())
+    }
+}

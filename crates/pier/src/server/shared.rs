@@ -1,0 +1,266 @@
+//! State one connection shares between its driver task and the responses
+//! being written for it: the protocol connection and the queue of
+//! responses, which must go out in request order.
+
+use bytes::Bytes;
+use pier_proto::{BodyHint, LocalError, ServerConn, Version};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+
+/// A response command, applied when its response reaches the front.
+#[derive(Debug)]
+pub(crate) enum Cmd {
+    Head {
+        status: u16,
+        reason: Vec<u8>,
+        headers: Vec<(String, Vec<u8>)>,
+        hint: BodyHint,
+        send_date: bool,
+    },
+    Data(Bytes),
+    End(Vec<(String, Vec<u8>)>),
+    Continue,
+    Informational(u16, Vec<(String, Vec<u8>)>),
+}
+
+/// One owed response.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub(crate) id: u64,
+    pub(crate) version: Version,
+    queued: Vec<Cmd>,
+    pub(crate) head_sent: bool,
+    /// The head said the connection closes after this response.
+    pub(crate) closes: bool,
+    /// This is the last response `max_requests_per_socket` allows.
+    pub(crate) last_allowed: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) conn: ServerConn,
+    slots: VecDeque<Slot>,
+    next_id: u64,
+    pub(crate) driver: Option<Waker>,
+    pub(crate) writers: Vec<Waker>,
+    /// The transport is gone: writes fail from now on.
+    pub(crate) gone: bool,
+    /// Close once idle (server.close(), closeIdleConnections()).
+    pub(crate) close_when_idle: bool,
+    /// Close now (closeAllConnections()).
+    pub(crate) destroy: bool,
+    /// Seconds advertised in `Keep-Alive: timeout=N`, if any.
+    keep_alive_secs: Option<u64>,
+    pub(crate) high_water_mark: usize,
+    /// Handlers still running on this connection.
+    pub(crate) handlers: usize,
+}
+
+pub(crate) type SharedRef = Arc<Mutex<Shared>>;
+
+pub(crate) fn lock(s: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What went wrong writing a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteError {
+    /// The connection is closed; nothing more can be sent.
+    Closed,
+    /// The protocol refused the call (bad field, body too long, …).
+    Protocol(LocalError),
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::Closed => f.write_str("connection closed"),
+            WriteError::Protocol(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for WriteError {}
+
+impl Shared {
+    pub(crate) fn new(
+        conn: ServerConn,
+        keep_alive_secs: Option<u64>,
+        high_water_mark: usize,
+    ) -> Self {
+        Shared {
+            conn,
+            slots: VecDeque::new(),
+            next_id: 0,
+            driver: None,
+            writers: Vec::new(),
+            gone: false,
+            close_when_idle: false,
+            destroy: false,
+            keep_alive_secs,
+            high_water_mark,
+            handlers: 0,
+        }
+    }
+
+    pub(crate) fn wake_driver(&mut self) {
+        if let Some(w) = self.driver.take() {
+            w.wake();
+        }
+    }
+
+    /// Registers the response owed for a request just parsed.
+    pub(crate) fn open_slot(&mut self, version: Version, last_allowed: bool) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.slots.push_back(Slot {
+            id,
+            version,
+            queued: Vec::new(),
+            head_sent: false,
+            closes: false,
+            last_allowed,
+        });
+        id
+    }
+
+    pub(crate) fn front_id(&self) -> Option<u64> {
+        self.slots.front().map(|s| s.id)
+    }
+
+    pub(crate) fn owed(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the response being written (if any) has sent its head.
+    pub(crate) fn front_head_sent(&self) -> bool {
+        self.slots.front().is_some_and(|s| s.head_sent)
+    }
+
+    fn slot_mut(&mut self, id: u64) -> Option<&mut Slot> {
+        self.slots.iter_mut().find(|s| s.id == id)
+    }
+
+    /// Runs `cmd` for response `id` now if it is at the front, else queues it.
+    pub(crate) fn submit(&mut self, id: u64, cmd: Cmd) -> Result<(), WriteError> {
+        if self.gone {
+            return Err(WriteError::Closed);
+        }
+        if self.front_id() != Some(id) {
+            let slot = self.slot_mut(id).ok_or(WriteError::Closed)?;
+            slot.queued.push(cmd);
+            return Ok(());
+        }
+        let r = self.execute(cmd);
+        self.run_queued();
+        self.wake_driver();
+        r
+    }
+
+    /// Applies the queued commands of responses that reached the front.
+    fn run_queued(&mut self) {
+        while let Some(front) = self.slots.front_mut() {
+            if front.queued.is_empty() {
+                return;
+            }
+            let cmds = std::mem::take(&mut front.queued);
+            for cmd in cmds {
+                if let Err(e) = self.execute(cmd) {
+                    tracing::warn!(error = %e, "queued response command refused");
+                }
+            }
+        }
+    }
+
+    fn execute(&mut self, cmd: Cmd) -> Result<(), WriteError> {
+        match cmd {
+            Cmd::Head {
+                status,
+                reason,
+                headers,
+                hint,
+                send_date,
+            } => self.send_head(status, &reason, headers, hint, send_date),
+            Cmd::Data(b) => match self.conn.send_data(b) {
+                // Node drops body writes for HEAD, 204 and 304 quietly.
+                Err(LocalError::BodyNotAllowed) => Ok(()),
+                r => r.map_err(WriteError::Protocol),
+            },
+            Cmd::End(trailers) => {
+                self.conn
+                    .send_end_with_trailers(&trailers)
+                    .map_err(WriteError::Protocol)?;
+                self.slots.pop_front();
+                Ok(())
+            }
+            Cmd::Continue => self.conn.send_continue().map_err(WriteError::Protocol),
+            Cmd::Informational(status, fields) => self
+                .conn
+                .send_informational(status, b"", &fields)
+                .map_err(WriteError::Protocol),
+        }
+    }
+
+    fn send_head(
+        &mut self,
+        status: u16,
+        reason: &[u8],
+        mut headers: Vec<(String, Vec<u8>)>,
+        hint: BodyHint,
+        send_date: bool,
+    ) -> Result<(), WriteError> {
+        let slot = self.slots.front().ok_or(WriteError::Closed)?;
+        let has =
+            |h: &[(String, Vec<u8>)], n: &str| h.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+        if send_date && !has(&headers, "date") {
+            headers.push(("Date".into(), crate::date::http_date().to_vec()));
+        }
+        let user_framing = has(&headers, "content-length") || has(&headers, "transfer-encoding");
+        // An HTTP/1.0 peer cannot get chunked: a streamed body ends at close.
+        let close_delimited =
+            !slot.version.at_least_1_1() && hint == BodyHint::Streaming && !user_framing;
+        let mut keep_alive = self.conn.response_keep_alive()
+            && !slot.last_allowed
+            && !close_delimited
+            && !self.close_when_idle;
+        if let Some((_, v)) = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("connection"))
+        {
+            let says_close = v
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+            keep_alive &= !says_close;
+        } else if keep_alive {
+            headers.push(("Connection".into(), b"keep-alive".to_vec()));
+            if let Some(secs) = self.keep_alive_secs {
+                if !has(&headers, "keep-alive") {
+                    headers.push(("Keep-Alive".into(), format!("timeout={secs}").into_bytes()));
+                }
+            }
+        } else {
+            headers.push(("Connection".into(), b"close".to_vec()));
+        }
+        if !keep_alive {
+            self.conn.close_after_response();
+        }
+        self.conn
+            .send_response(status, reason, &headers, hint)
+            .map_err(WriteError::Protocol)?;
+        if let Some(front) = self.slots.front_mut() {
+            front.head_sent = true;
+            front.closes = !keep_alive;
+        }
+        Ok(())
+    }
+
+    /// Drops every owed response (the connection is going away).
+    pub(crate) fn abandon(&mut self) {
+        self.gone = true;
+        self.slots.clear();
+        for w in self.writers.drain(..) {
+            w.wake();
+        }
+    }
+}
