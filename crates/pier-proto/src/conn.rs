@@ -26,6 +26,13 @@ impl Inbound {
         ParseError::new(code, self.consumed + at as u64)
     }
 
+    /// Frees the buffer if it holds nothing.
+    pub(crate) fn release(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
+    }
+
     pub(crate) fn advance(&mut self, n: usize) {
         self.buf.advance(n);
         self.consumed += n as u64;

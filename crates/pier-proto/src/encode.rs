@@ -80,7 +80,15 @@ impl Transmit {
     /// Makes room without letting the scratch buffer grow for ever.
     pub(crate) fn reserve(&mut self, n: usize) {
         if self.scratch.capacity() - self.scratch.len() < n {
-            self.scratch.reserve(n.max(4096));
+            self.scratch.reserve(n.max(2048));
+        }
+    }
+
+    /// Frees the scratch buffer's spare room (heads already split off keep
+    /// their own bytes alive until written).
+    pub(crate) fn release(&mut self) {
+        if self.scratch.is_empty() {
+            self.scratch = BytesMut::new();
         }
     }
 }

@@ -595,6 +595,10 @@ impl ServerConn {
             self.head_deadline = Deadline::Off;
             self.request_deadline = Deadline::Off;
             self.idle_deadline = Deadline::start(self.config.keep_alive_timeout);
+            // An idle keep-alive connection should cost little memory:
+            // give the buffers back (the next request allocates afresh).
+            self.input.release();
+            self.out.tx.release();
         }
         Ok(())
     }

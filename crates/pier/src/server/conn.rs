@@ -20,6 +20,11 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 const READ_CHUNK: usize = 16 * 1024;
+
+thread_local! {
+    static READ_SCRATCH: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
 const MAX_IOVECS: usize = 64;
 
 enum HandOffKind {
@@ -33,7 +38,6 @@ pub(crate) struct Driver<R: Runtime, T: Transport> {
     shared: SharedRef,
     server: Arc<Inner>,
     peer: Option<PeerAddr>,
-    read_buf: Box<[u8]>,
     tasks: Vec<BoxFuture>,
     body: Option<BodySender>,
     /// Body bytes nobody reads, counted to bound the draining.
@@ -49,6 +53,7 @@ pub(crate) struct Driver<R: Runtime, T: Transport> {
     /// A parse error was handled; no more events.
     errored: bool,
     requests: u64,
+    span: tracing::Span,
 }
 
 impl<R: Runtime, T: Transport> Driver<R, T> {
@@ -68,6 +73,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             let _ = io.set_keepalive(Some(opts.keep_alive_initial_delay));
         }
         let peer = io.peer_addr();
+        let peer_for_span = peer.clone();
         let now = rt.now();
         let driver = Driver {
             io: Some(io),
@@ -75,7 +81,6 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             shared: shared.clone(),
             server,
             peer,
-            read_buf: vec![0; READ_CHUNK].into_boxed_slice(),
             tasks: Vec::new(),
             body: None,
             unread: 0,
@@ -88,6 +93,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             hand_off_bytes: None,
             errored: false,
             requests: 0,
+            span: tracing::debug_span!("connection", peer = ?peer_for_span),
         };
         (driver, shared)
     }
@@ -378,15 +384,28 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         let Some(io) = self.io.as_mut() else {
             return Err(());
         };
-        match io.poll_read(cx, &mut self.read_buf) {
+        // One scratch buffer per thread: an idle connection holds no read
+        // buffer of its own.
+        let read = READ_SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            match io.poll_read(cx, &mut scratch) {
+                Poll::Ready(Ok(n)) => {
+                    if n > 0 {
+                        lock(&self.shared).conn.feed(&scratch[..n]);
+                    }
+                    Poll::Ready(Ok(n))
+                }
+                other => other,
+            }
+        });
+        match read {
             Poll::Ready(Ok(0)) => {
                 self.eof = true;
                 lock(&self.shared).conn.feed_eof();
                 Ok(true)
             }
-            Poll::Ready(Ok(n)) => {
+            Poll::Ready(Ok(_)) => {
                 self.last_activity = self.rt.now();
-                lock(&self.shared).conn.feed(&self.read_buf[..n]);
                 Ok(true)
             }
             Poll::Ready(Err(_)) => Err(()),
@@ -491,6 +510,8 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        let span = this.span.clone();
+        let _entered = span.enter();
         {
             let mut s = lock(&this.shared);
             if !s.driver.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
@@ -528,6 +549,7 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
             }
         }
         // Done: fail what is still waiting and let the server forget us.
+        tracing::debug!(requests = this.requests, "connection closed");
         if let Some(tx) = this.body.take() {
             tx.fail(BodyError::Aborted);
         }
