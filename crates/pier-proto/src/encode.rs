@@ -80,7 +80,7 @@ impl Transmit {
     /// Makes room without letting the scratch buffer grow for ever.
     pub(crate) fn reserve(&mut self, n: usize) {
         if self.scratch.capacity() - self.scratch.len() < n {
-            self.scratch.reserve(n.max(2048));
+            self.scratch.reserve(n.max(512));
         }
     }
 

@@ -21,8 +21,7 @@ fn main() -> std::io::Result<()> {
             let _ = res.end_now(Bytes::from_static(b"Hello, World!"));
         });
         server.listen("127.0.0.1", port).await?;
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}

@@ -118,8 +118,8 @@ impl OutgoingHeaders {
         self.entries.is_empty()
     }
 
-    pub(crate) fn as_pairs(&self) -> &[(String, Vec<u8>)] {
-        &self.entries
+    pub(crate) fn into_pairs(self) -> Vec<(String, Vec<u8>)> {
+        self.entries
     }
 }
 

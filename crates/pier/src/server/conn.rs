@@ -10,6 +10,7 @@ use crate::incoming::IncomingMessage;
 use crate::runtime::{BoxFuture, PeerAddr, Runtime, Timer, Transport};
 use bytes::{Buf, Bytes};
 use pier_proto::{Event, Expectation, ParseError, RequestHead, ServerConn, Version};
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io::IoSlice;
@@ -25,7 +26,7 @@ thread_local! {
     static READ_SCRATCH: std::cell::RefCell<Box<[u8]>> =
         std::cell::RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
 }
-const MAX_IOVECS: usize = 64;
+const MAX_IOVECS: usize = 32;
 
 enum HandOffKind {
     Connect,
@@ -137,18 +138,43 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         }
         let mut progress = false;
         loop {
-            let event = lock(&self.shared).conn.poll_event();
-            match event {
-                Ok(None) => return progress,
-                Ok(Some(ev)) => {
-                    progress = true;
-                    self.on_event(ev);
+            // Take a few events under one lock; handle them without it
+            // (handlers are user code and may touch the connection).
+            let mut batch: SmallVec<[Event; 4]> = SmallVec::new();
+            let mut failure = None;
+            {
+                let mut s = lock(&self.shared);
+                while batch.len() < 4 {
+                    match s.conn.poll_event() {
+                        Ok(Some(ev)) => {
+                            let stop = matches!(ev, Event::Request(_));
+                            batch.push(ev);
+                            // A request changes what the next events mean
+                            // for the driver: hand it over first.
+                            if stop {
+                                break;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
                 }
-                Err(e) => {
-                    self.errored = true;
-                    self.on_parse_error(e);
-                    return true;
-                }
+            }
+            let empty = batch.is_empty();
+            for ev in batch {
+                progress = true;
+                self.on_event(ev);
+            }
+            if let Some(e) = failure {
+                self.errored = true;
+                self.on_parse_error(e);
+                return true;
+            }
+            if empty {
+                return progress;
             }
         }
     }
@@ -323,13 +349,16 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         };
         let mut progress = false;
         while !self.out.is_empty() {
-            let slices: Vec<IoSlice<'_>> = self
-                .out
-                .iter()
-                .take(MAX_IOVECS)
-                .map(|b| IoSlice::new(b))
-                .collect();
-            match io.poll_write_vectored(cx, &slices) {
+            let written = {
+                let slices: SmallVec<[IoSlice<'_>; MAX_IOVECS]> = self
+                    .out
+                    .iter()
+                    .take(MAX_IOVECS)
+                    .map(|b| IoSlice::new(b))
+                    .collect();
+                io.poll_write_vectored(cx, &slices)
+            };
+            match written {
                 Poll::Ready(Ok(0)) => return Err(()),
                 Poll::Ready(Ok(mut n)) => {
                     progress = true;

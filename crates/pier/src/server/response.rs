@@ -159,10 +159,12 @@ impl ServerResponse {
             return Ok(());
         }
         self.headers_sent = true;
+        // The store is spent once the head is out: move, don't copy.
+        let headers = std::mem::take(&mut self.headers).into_pairs();
         self.submit(Cmd::Head {
             status: self.status_code,
             reason: self.status_message.as_bytes().to_vec(),
-            headers: self.headers.as_pairs().to_vec(),
+            headers,
             hint,
             send_date: self.send_date,
         })

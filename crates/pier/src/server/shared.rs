@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use pier_proto::{BodyHint, LocalError, ServerConn, Version};
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
@@ -50,8 +51,8 @@ pub(crate) struct Shared {
     pub(crate) close_when_idle: bool,
     /// Close now (closeAllConnections()).
     pub(crate) destroy: bool,
-    /// Seconds advertised in `Keep-Alive: timeout=N`, if any.
-    keep_alive_secs: Option<u64>,
+    /// The `Keep-Alive` value advertised (`timeout=N`), empty for none.
+    keep_alive_value: Vec<u8>,
     pub(crate) high_water_mark: usize,
     /// Handlers still running on this connection.
     pub(crate) handlers: usize,
@@ -59,6 +60,7 @@ pub(crate) struct Shared {
 
 pub(crate) type SharedRef = Arc<Mutex<Shared>>;
 
+#[inline]
 pub(crate) fn lock(s: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     s.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -98,7 +100,9 @@ impl Shared {
             gone: false,
             close_when_idle: false,
             destroy: false,
-            keep_alive_secs,
+            keep_alive_value: keep_alive_secs
+                .map(|s| format!("timeout={s}").into_bytes())
+                .unwrap_or_default(),
             high_water_mark,
             handlers: 0,
         }
@@ -206,17 +210,13 @@ impl Shared {
         &mut self,
         status: u16,
         reason: &[u8],
-        mut headers: Vec<(String, Vec<u8>)>,
+        headers: Vec<(String, Vec<u8>)>,
         hint: BodyHint,
         send_date: bool,
     ) -> Result<(), WriteError> {
         let slot = self.slots.front().ok_or(WriteError::Closed)?;
-        let has =
-            |h: &[(String, Vec<u8>)], n: &str| h.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
-        if send_date && !has(&headers, "date") {
-            headers.push(("Date".into(), crate::date::http_date().to_vec()));
-        }
-        let user_framing = has(&headers, "content-length") || has(&headers, "transfer-encoding");
+        let has = |n: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+        let user_framing = has("content-length") || has("transfer-encoding");
         // An HTTP/1.0 peer cannot get chunked: a streamed body ends at close.
         let close_delimited =
             !slot.version.at_least_1_1() && hint == BodyHint::Streaming && !user_framing;
@@ -224,6 +224,15 @@ impl Shared {
             && !slot.last_allowed
             && !close_delimited
             && !self.close_when_idle;
+        let date = crate::date::http_date();
+        // The caller's fields, then Node's additions, borrowed: no copies.
+        let mut fields: SmallVec<[(&[u8], &[u8]); 12]> = headers
+            .iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_slice()))
+            .collect();
+        if send_date && !has("date") {
+            fields.push((b"Date", &date));
+        }
         if let Some((_, v)) = headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("connection"))
@@ -233,20 +242,18 @@ impl Shared {
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
             keep_alive &= !says_close;
         } else if keep_alive {
-            headers.push(("Connection".into(), b"keep-alive".to_vec()));
-            if let Some(secs) = self.keep_alive_secs {
-                if !has(&headers, "keep-alive") {
-                    headers.push(("Keep-Alive".into(), format!("timeout={secs}").into_bytes()));
-                }
+            fields.push((b"Connection", b"keep-alive"));
+            if !self.keep_alive_value.is_empty() && !has("keep-alive") {
+                fields.push((b"Keep-Alive", &self.keep_alive_value));
             }
         } else {
-            headers.push(("Connection".into(), b"close".to_vec()));
+            fields.push((b"Connection", b"close"));
         }
         if !keep_alive {
             self.conn.close_after_response();
         }
         self.conn
-            .send_response(status, reason, &headers, hint)
+            .send_response(status, reason, &fields, hint)
             .map_err(WriteError::Protocol)?;
         if let Some(front) = self.slots.front_mut() {
             front.head_sent = true;
