@@ -64,3 +64,53 @@ pub fn parse_serve(args: &[String]) -> Result<ServeOptions, Usage> {
     }
     Ok(o)
 }
+
+pub struct FetchOptions {
+    pub runtime: RuntimeChoice,
+    pub method: String,
+    pub headers: Vec<(String, String)>,
+    pub data: Option<String>,
+    pub verbose: bool,
+    pub url: String,
+}
+
+pub fn parse_fetch(args: &[String]) -> Result<FetchOptions, Usage> {
+    let mut o = FetchOptions {
+        runtime: RuntimeChoice::Tokio,
+        method: "GET".into(),
+        headers: Vec::new(),
+        data: None,
+        verbose: false,
+        url: String::new(),
+    };
+    let mut it = args.iter();
+    let need = |v: Option<&String>, flag: &str| -> Result<String, Usage> {
+        v.cloned()
+            .ok_or_else(|| Usage::Bad(format!("{flag} needs a value")))
+    };
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--runtime" => match need(it.next(), a)?.as_str() {
+                "tokio" => o.runtime = RuntimeChoice::Tokio,
+                other => return Err(Usage::Bad(format!("unknown runtime: {other}"))),
+            },
+            "--method" | "-X" => o.method = need(it.next(), a)?,
+            "--header" | "-H" => {
+                let h = need(it.next(), a)?;
+                let (k, v) = h
+                    .split_once(':')
+                    .filter(|(k, _)| !k.trim().is_empty())
+                    .ok_or_else(|| Usage::Bad(format!("bad header {h:?}")))?;
+                o.headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+            "--data" | "-d" => o.data = Some(need(it.next(), a)?),
+            "-v" | "--verbose" => o.verbose = true,
+            url if o.url.is_empty() && !url.starts_with('-') => o.url = url.to_string(),
+            other => return Err(Usage::Bad(format!("unexpected argument {other:?}"))),
+        }
+    }
+    if o.url.is_empty() {
+        return Err(Usage::Bad("missing URL".into()));
+    }
+    Ok(o)
+}

@@ -76,7 +76,7 @@ fn mentions_100_continue(value: &[u8]) -> bool {
     (0..=value.len() - NEEDLE.len()).any(|i| {
         value[i..i + NEEDLE.len()].eq_ignore_ascii_case(NEEDLE)
             && (i == 0 || !word(value[i - 1]))
-            && value.get(i + NEEDLE.len()).map_or(true, |&b| !word(b))
+            && value.get(i + NEEDLE.len()).is_none_or(|&b| !word(b))
     })
 }
 

@@ -80,6 +80,115 @@ impl Runtime for Tokio {
     fn timer(&self, deadline: Instant) -> TokioTimer {
         TokioTimer(Box::pin(tokio::time::sleep_until(deadline.into())))
     }
+
+    fn resolve(&self, host: &str, port: u16) -> runtime::ResolveFuture {
+        let target = format!("{host}:{port}");
+        Box::pin(async move { Ok(tokio::net::lookup_host(target).await?.collect()) })
+    }
+
+    fn connect_tcp(
+        &self,
+        addr: SocketAddr,
+        local: Option<std::net::IpAddr>,
+    ) -> runtime::ConnectFuture {
+        Box::pin(async move {
+            let socket = if addr.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            if let Some(ip) = local {
+                socket.bind(SocketAddr::new(ip, 0))?;
+            }
+            let stream = socket.connect(addr).await?;
+            // Node sets noDelay on client sockets too.
+            let _ = stream.set_nodelay(true);
+            Ok(Box::new(Stream(stream)) as Box<dyn Transport>)
+        })
+    }
+
+    fn connect_unix(&self, path: &std::path::Path) -> runtime::ConnectFuture {
+        #[cfg(unix)]
+        {
+            let path = path.to_path_buf();
+            Box::pin(async move {
+                let stream = tokio::net::UnixStream::connect(path).await?;
+                Ok(Box::new(Stream(stream)) as Box<dyn Transport>)
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            Box::pin(async {
+                Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "no Unix sockets here",
+                ))
+            })
+        }
+    }
+}
+
+static GLOBAL_AGENT: std::sync::OnceLock<Agent<Tokio>> = std::sync::OnceLock::new();
+
+/// Node's `http.globalAgent` for tokio: keep-alive, lifo, 5 s free timeout.
+/// Bound to the runtime that first asks for it.
+pub fn global_agent() -> Agent<Tokio> {
+    GLOBAL_AGENT
+        .get_or_init(|| Agent::default_agent(Tokio::current()))
+        .clone()
+}
+
+/// Request options through the global agent.
+pub fn request_options() -> RequestOptions<Tokio> {
+    RequestOptions::new(AgentChoice::Agent(global_agent()))
+}
+
+/// Node's `http.request(options)` on the current tokio runtime.
+pub fn request(options: RequestOptions<Tokio>) -> Result<ClientRequest<Tokio>, RequestError> {
+    ClientRequest::new(Tokio::current(), options)
+}
+
+/// Node's `http.get(url)`: a GET through the global agent, ended at once.
+/// Understands `http://host[:port]/path`.
+pub async fn get(url: &str) -> Result<Response, RequestError> {
+    let mut o = request_options();
+    apply_url(&mut o, url)?;
+    request(o)?.end(Bytes::new()).await
+}
+
+/// Fills host, port and path from an `http://` URL.
+pub fn apply_url<R: Runtime>(o: &mut RequestOptions<R>, url: &str) -> Result<(), RequestError> {
+    let bad = || RequestError::Local(proto::LocalError::InvalidTarget);
+    let rest = url.strip_prefix("http://").ok_or_else(bad)?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let end = v6.find(']').ok_or_else(bad)?;
+        let port = v6[end + 1..]
+            .strip_prefix(':')
+            .map(|p| p.parse::<u16>().map_err(|_| bad()))
+            .transpose()?;
+        (v6[..end].to_string(), port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p.parse::<u16>().map_err(|_| bad())?)),
+            None => (authority.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    o.host = host;
+    o.port = port.unwrap_or(80);
+    o.path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    };
+    Ok(())
 }
 
 /// A tokio stream as a Pier transport.

@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 mod body;
+mod client;
 mod date;
 mod incoming;
 mod outgoing;
@@ -34,8 +35,13 @@ mod server;
 
 pub use body::{Body, BodyError};
 pub use bytes::Bytes;
+pub use client::{
+    Agent, AgentChoice, ClientRequest, Connector, RequestError, RequestOptions, Response,
+    UpgradeResponse,
+};
 pub use incoming::{HasHeaders, IncomingMessage};
 pub use outgoing::OutgoingHeaders;
+pub use pier_pool::{AgentOptions, ConnectOptions, Scheduling};
 pub use pier_proto as proto;
 pub use pier_proto::{Method, RawHeaders, RequestHead, ResponseHead, Version};
 pub use runtime::{ListenAddr, Listener, PeerAddr, Runtime, Timer, Transport};

@@ -88,6 +88,14 @@ pub trait Timer: Future<Output = ()> + Send + Unpin + 'static {
 /// A boxed future that runs to completion on its own.
 pub type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
+/// A connection being opened.
+pub type ConnectFuture =
+    Pin<Box<dyn Future<Output = io::Result<Box<dyn Transport>>> + Send + 'static>>;
+
+/// A host name being resolved.
+pub type ResolveFuture =
+    Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'static>>;
+
 /// The runtime services Pier uses.
 pub trait Runtime: Clone + Send + Sync + 'static {
     /// The runtime's timer.
@@ -103,4 +111,13 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     fn now(&self) -> Instant {
         Instant::now()
     }
+
+    /// Resolves `host:port` to addresses.
+    fn resolve(&self, host: &str, port: u16) -> ResolveFuture;
+
+    /// Opens a TCP connection, from `local` when given.
+    fn connect_tcp(&self, addr: SocketAddr, local: Option<std::net::IpAddr>) -> ConnectFuture;
+
+    /// Opens a Unix-socket connection.
+    fn connect_unix(&self, path: &std::path::Path) -> ConnectFuture;
 }
