@@ -79,7 +79,8 @@ impl ErrorCode {
             ErrorCode::InvalidTrailer => "HPE_INVALID_TRAILER",
             ErrorCode::InvalidEofState => "HPE_INVALID_EOF_STATE",
             ErrorCode::ClosedConnection => "HPE_CLOSED_CONNECTION",
-            ErrorCode::HeadersTimeout => "ERR_HTTP_HEADERS_TIMEOUT",
+            // Node reports both deadlines under one code.
+            ErrorCode::HeadersTimeout => "ERR_HTTP_REQUEST_TIMEOUT",
             ErrorCode::RequestTimeout => "ERR_HTTP_REQUEST_TIMEOUT",
         }
     }

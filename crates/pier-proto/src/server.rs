@@ -419,9 +419,10 @@ impl ServerConn {
     pub fn response_keep_alive(&self) -> bool {
         match self.pending.front() {
             Some(p) => {
-                p.keep_alive
-                    && !self.close_after_response
-                    && !(p.expect_continue && !p.sent_continue && !p.body_done)
+                // A body the client may still send after an unanswered
+                // `Expect: 100-continue` leaves the stream ambiguous.
+                let body_in_doubt = p.expect_continue && !p.sent_continue && !p.body_done;
+                p.keep_alive && !self.input.eof && !self.close_after_response && !body_in_doubt
             }
             None => false,
         }

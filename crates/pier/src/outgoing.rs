@@ -46,9 +46,20 @@ impl OutgoingHeaders {
         self.entries.splice(at..at, new);
     }
 
-    /// Adds one more value for `name` after the existing ones.
+    /// Adds one more value for `name` right after its existing ones, with
+    /// the spelling it was first set with (Node's `appendHeader`).
     pub fn append(&mut self, name: &str, value: impl Into<Vec<u8>>) {
-        self.entries.push((name.to_string(), value.into()));
+        match self
+            .entries
+            .iter()
+            .rposition(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some(last) => {
+                let spelled = self.entries[last].0.clone();
+                self.entries.insert(last + 1, (spelled, value.into()));
+            }
+            None => self.entries.push((name.to_string(), value.into())),
+        }
     }
 
     fn position(&self, name: &str) -> Option<usize> {

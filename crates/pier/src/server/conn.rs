@@ -446,8 +446,18 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let now = self.rt.now();
         let inactivity = self.server.options.timeout;
-        let proto = lock(&self.shared).conn.poll_timeout(now);
-        let idle_at = (!inactivity.is_zero()).then(|| self.last_activity + inactivity);
+        let (proto, idle) = {
+            let mut s = lock(&self.shared);
+            (
+                s.conn.poll_timeout(now),
+                s.conn.is_idle() && s.handlers == 0,
+            )
+        };
+        // Between requests the keep-alive timeout replaces `server.timeout`
+        // (as in Node), unless keep-alive idling is unlimited.
+        let keep_alive_owns_idle = idle && !self.server.options.keep_alive_timeout.is_zero();
+        let idle_at = (!inactivity.is_zero() && !keep_alive_owns_idle)
+            .then(|| self.last_activity + inactivity);
         let deadline = match (proto, idle_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
