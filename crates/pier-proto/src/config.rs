@@ -58,8 +58,10 @@ pub struct Leniency {
     /// but proxies may route unknown methods differently.
     pub unknown_methods: bool,
     /// Accept obs-fold (a header line continued on the next line) in
-    /// responses, joining it with a space. Risk: peers that do not unfold
-    /// see a different header set.
+    /// responses. The value is kept as received, fold included (CRLF and
+    /// the leading whitespace), for the caller to unfold. Risk: peers that
+    /// do not unfold see a different header set; never forward such a
+    /// value as it is.
     pub obs_fold_in_responses: bool,
     /// Accept a space between a header name and its colon in responses.
     /// Risk: `Transfer-Encoding : chunked` is ignored by some peers and

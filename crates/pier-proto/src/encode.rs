@@ -108,16 +108,32 @@ pub(crate) fn write_fields<N: AsRef<[u8]>, V: AsRef<[u8]>>(
             return Err(LocalError::InvalidHeaderValue);
         }
         if name.eq_ignore_ascii_case(b"content-length") {
-            let n =
-                parse_decimal(crate::syntax::trim_ows(value)).ok_or(LocalError::InvalidFraming)?;
-            if facts.content_length.is_some_and(|prev| prev != n) {
+            // Exactly what a strict peer accepts: digits only, said once.
+            let n = parse_decimal(value).ok_or(LocalError::InvalidFraming)?;
+            if facts.content_length.is_some() {
                 return Err(LocalError::InvalidFraming);
             }
             facts.content_length = Some(n);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            let last = list_items(value).filter(|i| !i.is_empty()).last();
-            facts.te = Some(last.is_some_and(|i| i.eq_ignore_ascii_case(b"chunked")));
-        } else if name.eq_ignore_ascii_case(b"connection") {
+            // One field, a list of tokens, `chunked` at most once and last.
+            if facts.te.is_some() {
+                return Err(LocalError::InvalidFraming);
+            }
+            let items: Vec<&[u8]> = list_items(value).collect();
+            let chunked_at = items
+                .iter()
+                .position(|i| i.eq_ignore_ascii_case(b"chunked"));
+            let well_formed = items
+                .iter()
+                .all(|i| !i.is_empty() && i.iter().all(|&b| is_token(b)))
+                && chunked_at.is_none_or(|at| at + 1 == items.len());
+            if !well_formed {
+                return Err(LocalError::InvalidFraming);
+            }
+            facts.te = Some(chunked_at.is_some());
+        } else if name.eq_ignore_ascii_case(b"connection")
+            || name.eq_ignore_ascii_case(b"proxy-connection")
+        {
             for item in list_items(value) {
                 facts.conn_close |= item.eq_ignore_ascii_case(b"close");
                 facts.conn_keep_alive |= item.eq_ignore_ascii_case(b"keep-alive");
@@ -248,6 +264,13 @@ pub(crate) fn encode_end<N: AsRef<[u8]>, V: AsRef<[u8]>>(
     trailers: &[(N, V)],
 ) -> Result<(), LocalError> {
     if !trailers.is_empty() && *enc != Encoder::Chunked {
+        return Err(LocalError::TrailersNotAllowed);
+    }
+    // Framing fields in trailers would re-frame the message for some peers.
+    if trailers.iter().any(|(n, _)| {
+        n.as_ref().eq_ignore_ascii_case(b"content-length")
+            || n.as_ref().eq_ignore_ascii_case(b"transfer-encoding")
+    }) {
         return Err(LocalError::TrailersNotAllowed);
     }
     match enc {

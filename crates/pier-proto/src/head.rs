@@ -231,14 +231,24 @@ pub(crate) fn parse_request(
 /// arrived, as Node's parser does (so `hello` after a request is an error
 /// at once, not a head waiting for more bytes).
 fn check_method_prefix(line: &[u8], skip: usize, leniency: &Leniency) -> Result<(), HeadError> {
-    if leniency.unknown_methods || line.contains(&b' ') {
+    if leniency.unknown_methods {
         return Ok(());
     }
+    let (name, whole) = match line.iter().position(|&b| b == b' ') {
+        Some(sp) => (&line[..sp], true),
+        None => (line, false),
+    };
     let possible = KnownMethod::ALL
         .iter()
         .map(|m| m.as_str().as_bytes())
         .chain(RTSP_METHODS.iter().copied())
-        .any(|m| m.starts_with(line));
+        .any(|m| {
+            if whole {
+                m == name
+            } else {
+                m.starts_with(name)
+            }
+        });
     if possible {
         Ok(())
     } else {
@@ -327,11 +337,13 @@ fn parse_request_slow(
         check_target_len(i - target_start, target_start, limits)?;
         return partial(buf.len(), skip, limits);
     }
+    // The length bound first, so the verdict does not depend on how the
+    // bytes were split.
+    check_target_len(i - target_start, target_start, limits)?;
     if i == target_start || !matches!(buf[i], b' ' | b'\r' | b'\n') {
         return Err((ErrorCode::InvalidUrl, i));
     }
     let target = (target_start as u32, (i - target_start) as u32);
-    check_target_len(i - target_start, target_start, limits)?;
     check_target(&method, &buf[target_start..i], target_start)?;
     while i < buf.len() && buf[i] == b' ' {
         i += 1;
@@ -479,7 +491,7 @@ pub(crate) fn parse_response(
     let (version, end) = match parse_version(buf, i, Protocols::Http) {
         Ok(Some(v)) => v,
         Ok(None) => return partial(buf.len(), skip, limits),
-        Err((_, at)) => return Err((ErrorCode::InvalidConstant, at)),
+        Err(e) => return Err(e),
     };
     if !matches!(
         (version.major, version.minor),

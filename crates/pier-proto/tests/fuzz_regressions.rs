@@ -1,0 +1,104 @@
+//! Inputs the fuzz targets found, kept as tests (the verdict must not
+//! depend on how the bytes were split, and the encoder must not accept what
+//! the decoder refuses).
+
+mod common;
+use common::*;
+use pier_proto::{
+    BodyHint, ClientConfig, ClientConn, ErrorCode, Limits, LocalError, Method, ServerConfig,
+};
+
+#[test]
+fn k1_target_bound_wins_over_a_later_bad_byte_under_any_split() {
+    let config = ServerConfig {
+        limits: Limits {
+            max_target_len: Some(4),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let out = serve_with(config, b"GET  /aaaaaa\x01 HTTP/1.1\r\n\r\n", false);
+    assert_eq!(out.code(), Some(ErrorCode::UriTooLong));
+}
+
+#[test]
+fn k3_status_line_version_error_is_the_same_under_any_split() {
+    let out = fetch(b"HTTP/1.20 OK\r\n\r\n");
+    assert_eq!(out.error, Some(ErrorCode::InvalidVersion));
+}
+
+#[test]
+fn k8_unknown_method_is_refused_as_soon_as_it_is_whole() {
+    let out = serve_pieces(ServerConfig::default(), &[b"up HA"], false);
+    assert_eq!(out.code(), Some(ErrorCode::InvalidMethod));
+    let out = serve_pieces(ServerConfig::default(), &[b"up"], false);
+    assert_eq!(out.code(), Some(ErrorCode::InvalidMethod));
+    // A prefix of a real method waits for more.
+    let out = serve_pieces(ServerConfig::default(), &[b"PO"], false);
+    assert_eq!(out.code(), None);
+}
+
+fn refused_by_encoder(fields: &[(&str, &str)]) -> Result<(), LocalError> {
+    let mut c = ClientConn::new(ClientConfig::default());
+    let r = c.send_request(&Method::POST, b"/", fields, BodyHint::Streaming);
+    assert_eq!(
+        c.pending_transmit(),
+        0,
+        "nothing may be queued for {fields:?}"
+    );
+    r
+}
+
+#[test]
+fn k4_k7_encoder_refuses_framing_the_decoder_refuses() {
+    for te in [
+        "chunked, chunked",
+        "chunked,",
+        "x y, chunked",
+        "chunked, gzip",
+        "",
+    ] {
+        assert_eq!(
+            refused_by_encoder(&[("Transfer-Encoding", te)]),
+            Err(LocalError::InvalidFraming),
+            "{te:?}"
+        );
+    }
+    assert_eq!(
+        refused_by_encoder(&[
+            ("Transfer-Encoding", "chunked"),
+            ("Transfer-Encoding", "chunked")
+        ]),
+        Err(LocalError::InvalidFraming)
+    );
+    assert_eq!(
+        refused_by_encoder(&[("Content-Length", "1"), ("Content-Length", "1")]),
+        Err(LocalError::InvalidFraming)
+    );
+    assert_eq!(
+        refused_by_encoder(&[("Content-Length", "1\t")]),
+        Err(LocalError::InvalidFraming)
+    );
+    // Trailers cannot carry framing fields.
+    let mut c = ClientConn::new(ClientConfig::default());
+    c.send_request(&Method::POST, b"/", &[("Host", "a")], BodyHint::Streaming)
+        .unwrap();
+    assert_eq!(
+        c.send_end_with_trailers(&[("Content-Length", "5")]),
+        Err(LocalError::TrailersNotAllowed)
+    );
+    // Proxy-Connection: close ends the connection on both sides.
+    let mut c = ClientConn::new(ClientConfig::default());
+    c.send_request(
+        &Method::GET,
+        b"/",
+        &[("Proxy-Connection", "close")],
+        BodyHint::Empty,
+    )
+    .unwrap();
+    c.send_end().unwrap();
+    assert_eq!(
+        c.send_request(&Method::GET, b"/", &[("Host", "a")], BodyHint::Empty),
+        Err(LocalError::Closed)
+    );
+}
