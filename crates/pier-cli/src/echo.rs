@@ -3,7 +3,7 @@
 use crate::json::{base64, json_latin1, json_pairs};
 use crate::options::{RuntimeChoice, ServeOptions};
 use bytes::Bytes;
-use pier_tokio::{create_server, IncomingMessage, ServerExt, ServerResponse};
+use pier::{IncomingMessage, Runtime, Server, ServerExt, ServerResponse};
 
 async fn echo(mut req: IncomingMessage, mut res: ServerResponse) {
     let body = match req.bytes().await {
@@ -37,37 +37,37 @@ async fn echo(mut req: IncomingMessage, mut res: ServerResponse) {
     let _ = res.end(Bytes::from(json)).await;
 }
 
+async fn run<R: Runtime>(
+    rt: R,
+    o: ServeOptions,
+    stop: async_channel::Receiver<()>,
+) -> std::io::Result<()> {
+    let mut server = Server::new(rt, echo).options(o.server);
+    let addr = server.listen(&o.host, o.port).await?;
+    println!("pier: listening on {addr}");
+    let _ = stop.recv().await;
+    eprintln!("pier: closing");
+    server.close().await;
+    Ok(())
+}
+
+/// Runs the echo server on the chosen runtime until Ctrl-C or SIGTERM.
 pub fn serve(o: ServeOptions) -> std::io::Result<()> {
+    let (tx, stop) = async_channel::bounded(1);
+    ctrlc::set_handler(move || {
+        let _ = tx.try_send(());
+    })
+    .map_err(std::io::Error::other)?;
     match o.runtime {
         RuntimeChoice::Tokio => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(async move {
-                let mut server = create_server(echo).options(o.server);
-                let addr = server.listen(&o.host, o.port).await?;
-                println!("pier: listening on {addr}");
-                wait_for_stop().await;
-                eprintln!("pier: closing");
-                server.close().await;
-                Ok(())
-            })
+            rt.block_on(async move { run(pier_tokio::Tokio::current(), o, stop).await })
         }
-    }
-}
-
-async fn wait_for_stop() {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("signal handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+        RuntimeChoice::AsyncStd => {
+            async_std::task::block_on(run(pier_async_std::AsyncStd, o, stop))
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        RuntimeChoice::Smol => smol::block_on(run(pier_async_std::Smol, o, stop)),
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::json::{base64, json_latin1, json_pairs};
 use crate::options::{FetchOptions, RuntimeChoice};
-use pier_tokio::{apply_url, request, AgentChoice, Bytes, Method, RequestOptions, Tokio};
+use pier::{apply_url, AgentChoice, Bytes, ClientRequest, Method, RequestOptions, Runtime};
 
 fn trace(on: bool, what: &str) {
     if on {
@@ -10,8 +10,8 @@ fn trace(on: bool, what: &str) {
     }
 }
 
-async fn fetch(o: FetchOptions) -> Result<String, String> {
-    let mut opts: RequestOptions<Tokio> = RequestOptions::new(AgentChoice::None);
+async fn fetch<R: Runtime>(rt: R, o: FetchOptions) -> Result<String, String> {
+    let mut opts: RequestOptions<R> = RequestOptions::new(AgentChoice::None);
     apply_url(&mut opts, &o.url).map_err(|e| format!("bad URL {}: {e}", o.url))?;
     opts.method =
         Method::from_bytes(o.method.as_bytes()).ok_or(format!("bad method {}", o.method))?;
@@ -29,7 +29,7 @@ async fn fetch(o: FetchOptions) -> Result<String, String> {
         .flat_map(|(n, vs)| vs.into_iter().map(move |v| (n.clone(), v)))
         .collect();
     let verbose = o.verbose;
-    let req = request(opts).map_err(|e| e.to_string())?;
+    let req = ClientRequest::new(rt, opts).map_err(|e| e.to_string())?;
     trace(verbose, "request created");
     let body = o.data.map(Bytes::from).unwrap_or_default();
     let mut res = req.end(body).await.map_err(|e| e.to_string())?;
@@ -62,18 +62,20 @@ async fn fetch(o: FetchOptions) -> Result<String, String> {
 }
 
 pub fn run(o: FetchOptions) -> i32 {
-    let RuntimeChoice::Tokio = o.runtime;
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
+    let result = match o.runtime {
+        RuntimeChoice::Tokio => {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(async move { fetch(pier_tokio::Tokio::current(), o).await }),
+                Err(e) => Err(e.to_string()),
+            }
         }
+        RuntimeChoice::AsyncStd => async_std::task::block_on(fetch(pier_async_std::AsyncStd, o)),
+        RuntimeChoice::Smol => smol::block_on(fetch(pier_async_std::Smol, o)),
     };
-    match rt.block_on(fetch(o)) {
+    match result {
         Ok(line) => {
             println!("{line}");
             0

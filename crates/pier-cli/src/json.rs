@@ -1,6 +1,6 @@
 //! JSON output with strings byte for byte (latin1), as the conformance contract wants.
 
-use pier_tokio::RawHeaders;
+use pier::RawHeaders;
 
 /// Appends `bytes` as a JSON string, one code point per byte (latin1).
 pub fn json_latin1(out: &mut String, bytes: &[u8]) {

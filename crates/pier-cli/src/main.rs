@@ -12,10 +12,10 @@ use options::{parse_fetch, parse_serve, Usage};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
-  pier serve [--runtime tokio] [--host H] [--port P] [--headers-timeout MS]
+  pier serve [--runtime tokio|async-std|smol] [--host H] [--port P] [--headers-timeout MS]
              [--request-timeout MS] [--keep-alive-timeout MS]
              [--max-header-size BYTES] [--max-headers-count N]
-  pier fetch [--runtime tokio] [--method M] [--header 'K: V']... [--data STR] [-v] URL";
+  pier fetch [--runtime tokio|async-std|smol] [--method M] [--header 'K: V']... [--data STR] [-v] URL";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -11,6 +11,20 @@ pub enum Usage {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RuntimeChoice {
     Tokio,
+    AsyncStd,
+    Smol,
+}
+
+fn runtime(name: Option<&String>) -> Result<RuntimeChoice, Usage> {
+    match name.map(String::as_str) {
+        Some("tokio") => Ok(RuntimeChoice::Tokio),
+        Some("async-std") => Ok(RuntimeChoice::AsyncStd),
+        Some("smol") => Ok(RuntimeChoice::Smol),
+        Some(other) => Err(Usage::Bad(format!(
+            "unknown runtime: {other} (tokio, async-std, smol)"
+        ))),
+        None => Err(Usage::Bad("--runtime needs a value".into())),
+    }
 }
 
 pub struct ServeOptions {
@@ -36,11 +50,7 @@ pub fn parse_serve(args: &[String]) -> Result<ServeOptions, Usage> {
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         match flag.as_str() {
-            "--runtime" => match it.next().map(String::as_str) {
-                Some("tokio") => o.runtime = RuntimeChoice::Tokio,
-                Some(other) => return Err(Usage::Bad(format!("unknown runtime: {other}"))),
-                None => return Err(Usage::Bad("--runtime needs a value".into())),
-            },
+            "--runtime" => o.runtime = runtime(it.next())?,
             "--host" => {
                 o.host = it
                     .next()
@@ -90,10 +100,7 @@ pub fn parse_fetch(args: &[String]) -> Result<FetchOptions, Usage> {
     };
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--runtime" => match need(it.next(), a)?.as_str() {
-                "tokio" => o.runtime = RuntimeChoice::Tokio,
-                other => return Err(Usage::Bad(format!("unknown runtime: {other}"))),
-            },
+            "--runtime" => o.runtime = runtime(it.next())?,
             "--method" | "-X" => o.method = need(it.next(), a)?,
             "--header" | "-H" => {
                 let h = need(it.next(), a)?;

@@ -28,7 +28,7 @@ pub use pier::*;
 
 use std::future::Future;
 use std::io::{self, IoSlice};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -72,6 +72,27 @@ impl Timer for TokioTimer {
 
 impl Runtime for Tokio {
     type Timer = TokioTimer;
+    type TcpListener = TcpListener;
+    #[cfg(unix)]
+    type UnixListener = UnixListener;
+
+    fn tcp_listener(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        let _guard = self.handle.enter();
+        Ok(TcpListener(tokio::net::TcpListener::from_std(listener)?))
+    }
+
+    #[cfg(unix)]
+    fn unix_listener(
+        &self,
+        listener: std::os::unix::net::UnixListener,
+        path: std::path::PathBuf,
+    ) -> io::Result<UnixListener> {
+        let _guard = self.handle.enter();
+        Ok(UnixListener(
+            tokio::net::UnixListener::from_std(listener)?,
+            path,
+        ))
+    }
 
     fn spawn(&self, future: runtime::BoxFuture) {
         self.handle.spawn(future);
@@ -155,40 +176,6 @@ pub async fn get(url: &str) -> Result<Response, RequestError> {
     let mut o = request_options();
     apply_url(&mut o, url)?;
     request(o)?.end(Bytes::new()).await
-}
-
-/// Fills host, port and path from an `http://` URL.
-pub fn apply_url<R: Runtime>(o: &mut RequestOptions<R>, url: &str) -> Result<(), RequestError> {
-    let bad = || RequestError::Local(proto::LocalError::InvalidTarget);
-    let rest = url.strip_prefix("http://").ok_or_else(bad)?;
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let end = v6.find(']').ok_or_else(bad)?;
-        let port = v6[end + 1..]
-            .strip_prefix(':')
-            .map(|p| p.parse::<u16>().map_err(|_| bad()))
-            .transpose()?;
-        (v6[..end].to_string(), port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), Some(p.parse::<u16>().map_err(|_| bad())?)),
-            None => (authority.to_string(), None),
-        }
-    };
-    if host.is_empty() {
-        return Err(bad());
-    }
-    o.host = host;
-    o.port = port.unwrap_or(80);
-    o.path = if path.starts_with('?') {
-        format!("/{path}")
-    } else {
-        path.to_string()
-    };
-    Ok(())
 }
 
 /// A tokio stream as a Pier transport.
@@ -299,9 +286,6 @@ impl Listener for UnixListener {
     }
 }
 
-/// Node's default listen backlog.
-pub const DEFAULT_BACKLOG: u32 = 511;
-
 /// A server on tokio.
 pub type Server = pier::Server<Tokio>;
 
@@ -312,77 +296,4 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     pier::Server::new(Tokio::current(), handler)
-}
-
-/// Binds a TCP listener the way Node's `listen(port, host, backlog)` does.
-pub fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    Ok(TcpListener(socket.listen(backlog)?))
-}
-
-/// `listen` for tokio servers: on a port, a Unix path, or a listener that
-/// already exists (Node's `listen(handle)`).
-pub trait ServerExt {
-    /// Listens on `host:port` (port 0: an ephemeral port) with Node's backlog.
-    fn listen(
-        &mut self,
-        host: &str,
-        port: u16,
-    ) -> impl Future<Output = io::Result<ListenAddr>> + Send;
-    /// Listens on `host:port` with the given backlog.
-    fn listen_with_backlog(
-        &mut self,
-        host: &str,
-        port: u16,
-        backlog: u32,
-    ) -> io::Result<ListenAddr>;
-    /// Listens on a Unix socket path.
-    #[cfg(unix)]
-    fn listen_unix(&mut self, path: impl AsRef<std::path::Path>) -> io::Result<ListenAddr>;
-    /// Listens on a bound standard-library listener (for example one made
-    /// from an inherited file descriptor).
-    fn listen_std(&mut self, listener: std::net::TcpListener) -> io::Result<ListenAddr>;
-}
-
-impl ServerExt for Server {
-    fn listen(
-        &mut self,
-        host: &str,
-        port: u16,
-    ) -> impl Future<Output = io::Result<ListenAddr>> + Send {
-        let r = self.listen_with_backlog(host, port, DEFAULT_BACKLOG);
-        async move { r }
-    }
-
-    fn listen_with_backlog(
-        &mut self,
-        host: &str,
-        port: u16,
-        backlog: u32,
-    ) -> io::Result<ListenAddr> {
-        let host = if host.is_empty() { "0.0.0.0" } else { host };
-        let addr = (host, port).to_socket_addrs()?.next().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::AddrNotAvailable, "no address for host")
-        })?;
-        let listener = bind_tcp(addr, backlog)?;
-        self.listen_on(listener)
-    }
-
-    #[cfg(unix)]
-    fn listen_unix(&mut self, path: impl AsRef<std::path::Path>) -> io::Result<ListenAddr> {
-        let path = path.as_ref().to_path_buf();
-        let l = tokio::net::UnixListener::bind(&path)?;
-        self.listen_on(UnixListener(l, path))
-    }
-
-    fn listen_std(&mut self, listener: std::net::TcpListener) -> io::Result<ListenAddr> {
-        listener.set_nonblocking(true)?;
-        self.listen_on(TcpListener(tokio::net::TcpListener::from_std(listener)?))
-    }
 }

@@ -36,8 +36,8 @@ mod server;
 pub use body::{Body, BodyError};
 pub use bytes::Bytes;
 pub use client::{
-    Agent, AgentChoice, ClientRequest, Connector, RequestError, RequestOptions, Response,
-    UpgradeResponse,
+    apply_url, Agent, AgentChoice, ClientRequest, Connector, RequestError, RequestOptions,
+    Response, UpgradeResponse,
 };
 pub use incoming::{HasHeaders, IncomingMessage};
 pub use outgoing::OutgoingHeaders;
@@ -45,4 +45,7 @@ pub use pier_pool::{AgentOptions, ConnectOptions, Scheduling};
 pub use pier_proto as proto;
 pub use pier_proto::{Method, RawHeaders, RequestHead, ResponseHead, Version};
 pub use runtime::{ListenAddr, Listener, PeerAddr, Runtime, Timer, Transport};
-pub use server::{ClientError, Server, ServerOptions, ServerResponse, Upgraded, WriteError};
+pub use server::{
+    bind_tcp, ClientError, Server, ServerExt, ServerOptions, ServerResponse, Upgraded, WriteError,
+    DEFAULT_BACKLOG,
+};

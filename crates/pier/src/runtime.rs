@@ -101,6 +101,24 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// The runtime's timer.
     type Timer: Timer;
 
+    /// A TCP listener registered with the runtime.
+    type TcpListener: Listener;
+
+    /// A Unix-socket listener registered with the runtime.
+    #[cfg(unix)]
+    type UnixListener: Listener;
+
+    /// Registers a bound, listening standard-library TCP listener.
+    fn tcp_listener(&self, listener: std::net::TcpListener) -> io::Result<Self::TcpListener>;
+
+    /// Registers a bound standard-library Unix listener at `path`.
+    #[cfg(unix)]
+    fn unix_listener(
+        &self,
+        listener: std::os::unix::net::UnixListener,
+        path: std::path::PathBuf,
+    ) -> io::Result<Self::UnixListener>;
+
     /// Runs `future` in the background.
     fn spawn(&self, future: BoxFuture);
 

@@ -673,3 +673,37 @@ impl<R: Runtime> Drop for ClientRequest<R> {
         }
     }
 }
+
+/// Fills host, port and path from an `http://` URL.
+pub fn apply_url<R: Runtime>(o: &mut RequestOptions<R>, url: &str) -> Result<(), RequestError> {
+    let bad = || RequestError::Local(LocalError::InvalidTarget);
+    let rest = url.strip_prefix("http://").ok_or_else(bad)?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let end = v6.find(']').ok_or_else(bad)?;
+        let port = v6[end + 1..]
+            .strip_prefix(':')
+            .map(|p| p.parse::<u16>().map_err(|_| bad()))
+            .transpose()?;
+        (v6[..end].to_string(), port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p.parse::<u16>().map_err(|_| bad())?)),
+            None => (authority.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    o.host = host;
+    o.port = port.unwrap_or(80);
+    o.path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    };
+    Ok(())
+}

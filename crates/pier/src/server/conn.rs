@@ -138,43 +138,18 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         }
         let mut progress = false;
         loop {
-            // Take a few events under one lock; handle them without it
-            // (handlers are user code and may touch the connection).
-            let mut batch: SmallVec<[Event; 4]> = SmallVec::new();
-            let mut failure = None;
-            {
-                let mut s = lock(&self.shared);
-                while batch.len() < 4 {
-                    match s.conn.poll_event() {
-                        Ok(Some(ev)) => {
-                            let stop = matches!(ev, Event::Request(_));
-                            batch.push(ev);
-                            // A request changes what the next events mean
-                            // for the driver: hand it over first.
-                            if stop {
-                                break;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            failure = Some(e);
-                            break;
-                        }
-                    }
+            let event = lock(&self.shared).conn.poll_event();
+            match event {
+                Ok(None) => return progress,
+                Ok(Some(ev)) => {
+                    progress = true;
+                    self.on_event(ev);
                 }
-            }
-            let empty = batch.is_empty();
-            for ev in batch {
-                progress = true;
-                self.on_event(ev);
-            }
-            if let Some(e) = failure {
-                self.errored = true;
-                self.on_parse_error(e);
-                return true;
-            }
-            if empty {
-                return progress;
+                Err(e) => {
+                    self.errored = true;
+                    self.on_parse_error(e);
+                    return true;
+                }
             }
         }
     }
@@ -434,7 +409,9 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
                 Ok(true)
             }
             Poll::Ready(Ok(_)) => {
-                self.last_activity = self.rt.now();
+                if !self.server.options.timeout.is_zero() {
+                    self.last_activity = self.rt.now();
+                }
                 Ok(true)
             }
             Poll::Ready(Err(_)) => Err(()),

@@ -1,10 +1,12 @@
 //! Node's `http.Server`: options, event handlers, listening, closing.
 
 mod conn;
+mod listen;
 mod options;
 mod response;
 mod shared;
 
+pub use listen::{bind_tcp, ServerExt, DEFAULT_BACKLOG};
 pub use options::ServerOptions;
 pub use response::ServerResponse;
 pub use shared::WriteError;
@@ -174,6 +176,11 @@ impl<R: Runtime> Server<R> {
             },
             inner: None,
         }
+    }
+
+    /// The runtime the server runs on.
+    pub fn runtime(&self) -> &R {
+        &self.rt
     }
 
     /// Replaces the options.

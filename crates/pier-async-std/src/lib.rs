@@ -1,0 +1,318 @@
+//! # pier-async-std
+//!
+//! Pier on the `async-io` reactor with `futures-io` streams: the runtime of
+//! async-std, and of smol. Two runtime values select who spawns the
+//! connection tasks: [`AsyncStd`] (async-std's executor) and [`Smol`]
+//! (smol's global executor); sockets and timers are `async-io`'s for both.
+//! This crate is glue only; the semantics are `pier`'s, re-exported here so
+//! switching from `pier-tokio` is a change of dependency line.
+//!
+//! ```no_run
+//! use pier_async_std::{create_server, AsyncStd, ServerExt};
+//!
+//! async_std::task::block_on(async {
+//!     let mut server = create_server(AsyncStd, |_req, mut res| async move {
+//!         let _ = res.end("Hello, World!").await;
+//!     });
+//!     let addr = server.listen("127.0.0.1", 8080).await.unwrap();
+//!     println!("listening on {addr}");
+//!     # server.close().await;
+//! });
+//! ```
+
+#![deny(missing_docs)]
+
+pub use pier::*;
+
+use async_io::Async;
+use futures_lite::io::{AsyncRead, AsyncWrite};
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Who runs spawned tasks.
+pub trait Spawner: Clone + Send + Sync + 'static {
+    /// Runs `future` in the background.
+    fn spawn(&self, future: runtime::BoxFuture);
+}
+
+/// async-std's executor.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AsyncStdSpawner;
+
+impl Spawner for AsyncStdSpawner {
+    fn spawn(&self, future: runtime::BoxFuture) {
+        drop(async_std::task::spawn(future));
+    }
+}
+
+/// smol's global executor.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SmolSpawner;
+
+impl Spawner for SmolSpawner {
+    fn spawn(&self, future: runtime::BoxFuture) {
+        smol::spawn(future).detach();
+    }
+}
+
+/// The `async-io` runtime with a choice of executor.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IoRuntime<S: Spawner>(pub S);
+
+/// async-std.
+#[allow(non_upper_case_globals)]
+pub const AsyncStd: IoRuntime<AsyncStdSpawner> = IoRuntime(AsyncStdSpawner);
+/// smol.
+#[allow(non_upper_case_globals)]
+pub const Smol: IoRuntime<SmolSpawner> = IoRuntime(SmolSpawner);
+
+/// `async_io::Timer` as a resettable timer.
+#[derive(Debug)]
+pub struct IoTimer(async_io::Timer);
+
+impl Future for IoTimer {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(|_| ())
+    }
+}
+
+impl Timer for IoTimer {
+    fn reset(&mut self, deadline: Instant) {
+        self.0.set_at(deadline);
+    }
+}
+
+/// A `futures-io` stream as a Pier transport.
+#[derive(Debug)]
+pub struct Stream<S>(pub S);
+
+fn poll_io_read<S: AsyncRead + Unpin>(
+    s: &mut S,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    Pin::new(s).poll_read(cx, buf)
+}
+
+impl Transport for Stream<Async<TcpStream>> {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        poll_io_read(&mut self.0, cx, buf)
+    }
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+    fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.0.get_ref().set_nodelay(on)
+    }
+    fn set_keepalive(&self, delay: Option<Duration>) -> io::Result<()> {
+        let sock = socket2::SockRef::from(self.0.get_ref());
+        match delay {
+            Some(d) => {
+                let d = if d.is_zero() {
+                    Duration::from_secs(1)
+                } else {
+                    d
+                };
+                sock.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(d))
+            }
+            None => sock.set_keepalive(false),
+        }
+    }
+    fn peer_addr(&self) -> Option<PeerAddr> {
+        self.0.get_ref().peer_addr().ok().map(PeerAddr::Tcp)
+    }
+}
+
+#[cfg(unix)]
+impl Transport for Stream<Async<std::os::unix::net::UnixStream>> {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        poll_io_read(&mut self.0, cx, buf)
+    }
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+    fn peer_addr(&self) -> Option<PeerAddr> {
+        Some(PeerAddr::Unix(
+            self.0
+                .get_ref()
+                .peer_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(Into::into)),
+        ))
+    }
+}
+
+/// A TCP listener on the `async-io` reactor.
+#[derive(Debug)]
+pub struct TcpListener(Async<std::net::TcpListener>);
+
+impl Listener for TcpListener {
+    type Conn = Stream<Async<TcpStream>>;
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Conn>> {
+        loop {
+            match self.0.get_ref().accept() {
+                Ok((s, _)) => return Poll::Ready(Async::new(s).map(Stream)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let Err(e) = std::task::ready!(self.0.poll_readable(cx)) {
+                        return Poll::Ready(Err(e));
+                    }
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+    fn local_addr(&self) -> io::Result<ListenAddr> {
+        self.0.get_ref().local_addr().map(ListenAddr::Tcp)
+    }
+}
+
+/// A Unix-socket listener on the `async-io` reactor.
+#[cfg(unix)]
+#[derive(Debug)]
+pub struct UnixListener(Async<std::os::unix::net::UnixListener>, std::path::PathBuf);
+
+#[cfg(unix)]
+impl Listener for UnixListener {
+    type Conn = Stream<Async<std::os::unix::net::UnixStream>>;
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Conn>> {
+        loop {
+            match self.0.get_ref().accept() {
+                Ok((s, _)) => return Poll::Ready(Async::new(s).map(Stream)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let Err(e) = std::task::ready!(self.0.poll_readable(cx)) {
+                        return Poll::Ready(Err(e));
+                    }
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+    fn local_addr(&self) -> io::Result<ListenAddr> {
+        Ok(ListenAddr::Unix(self.1.clone()))
+    }
+}
+
+async fn connect_tcp(addr: SocketAddr, local: Option<IpAddr>) -> io::Result<Box<dyn Transport>> {
+    let stream = match local {
+        None => Async::<TcpStream>::connect(addr).await?,
+        Some(ip) => {
+            let socket = socket2::Socket::new(
+                socket2::Domain::for_address(addr),
+                socket2::Type::STREAM,
+                Some(socket2::Protocol::TCP),
+            )?;
+            socket.bind(&SocketAddr::new(ip, 0).into())?;
+            socket.set_nonblocking(true)?;
+            match socket.connect(&addr.into()) {
+                Ok(()) => {}
+                Err(e)
+                    if e.raw_os_error() == Some(115) || e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            let stream = Async::new(TcpStream::from(socket))?;
+            stream.writable().await?;
+            if let Some(e) = stream.get_ref().take_error()? {
+                return Err(e);
+            }
+            stream
+        }
+    };
+    // Node sets noDelay on client sockets too.
+    let _ = stream.get_ref().set_nodelay(true);
+    Ok(Box::new(Stream(stream)))
+}
+
+impl<S: Spawner> Runtime for IoRuntime<S> {
+    type Timer = IoTimer;
+    type TcpListener = TcpListener;
+    #[cfg(unix)]
+    type UnixListener = UnixListener;
+
+    fn spawn(&self, future: runtime::BoxFuture) {
+        self.0.spawn(future);
+    }
+
+    fn timer(&self, deadline: Instant) -> IoTimer {
+        IoTimer(async_io::Timer::at(deadline))
+    }
+
+    fn resolve(&self, host: &str, port: u16) -> runtime::ResolveFuture {
+        let target = format!("{host}:{port}");
+        Box::pin(async move { async_net::resolve(target).await })
+    }
+
+    fn connect_tcp(&self, addr: SocketAddr, local: Option<IpAddr>) -> runtime::ConnectFuture {
+        Box::pin(connect_tcp(addr, local))
+    }
+
+    fn connect_unix(&self, path: &std::path::Path) -> runtime::ConnectFuture {
+        #[cfg(unix)]
+        {
+            let path = path.to_path_buf();
+            Box::pin(async move {
+                let s = Async::<std::os::unix::net::UnixStream>::connect(path).await?;
+                Ok(Box::new(Stream(s)) as Box<dyn Transport>)
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            Box::pin(async {
+                Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "no Unix sockets here",
+                ))
+            })
+        }
+    }
+
+    fn tcp_listener(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener(Async::new(listener)?))
+    }
+
+    #[cfg(unix)]
+    fn unix_listener(
+        &self,
+        listener: std::os::unix::net::UnixListener,
+        path: std::path::PathBuf,
+    ) -> io::Result<UnixListener> {
+        Ok(UnixListener(Async::new(listener)?, path))
+    }
+}
+
+/// Node's `http.createServer(handler)` on the given runtime ([`AsyncStd`] or [`Smol`]).
+pub fn create_server<S, F, Fut>(rt: IoRuntime<S>, handler: F) -> Server<IoRuntime<S>>
+where
+    S: Spawner,
+    F: Fn(IncomingMessage, ServerResponse) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Server::new(rt, handler)
+}
+
+/// Node's `http.request(options)` on the given runtime.
+pub fn request<S: Spawner>(
+    rt: IoRuntime<S>,
+    options: RequestOptions<IoRuntime<S>>,
+) -> Result<ClientRequest<IoRuntime<S>>, RequestError> {
+    ClientRequest::new(rt, options)
+}
