@@ -29,7 +29,7 @@ async fn fetch<R: Runtime>(rt: R, o: FetchOptions) -> Result<String, String> {
         .flat_map(|(n, vs)| vs.into_iter().map(move |v| (n.clone(), v)))
         .collect();
     let verbose = o.verbose;
-    let req = ClientRequest::new(rt, opts).map_err(|e| e.to_string())?;
+    let mut req = ClientRequest::new(rt, opts).map_err(|e| e.to_string())?;
     trace(verbose, "request created");
     let body = o.data.map(Bytes::from).unwrap_or_default();
     let mut res = req.end(body).await.map_err(|e| e.to_string())?;

@@ -100,19 +100,43 @@ pub(crate) fn record_fields(
     Ok(entries)
 }
 
-/// Maps an httparse refusal in the field lines to Node's code and finds
-/// the offending offset by scanning from `from`.
+/// Finds the byte httparse refused in the field lines starting at `from`,
+/// so the error points at it (Node's `bytesParsed`), with Node's code.
 pub(crate) fn field_error(buf: &[u8], from: usize, err: httparse::Error) -> HeadError {
-    let code = match err {
+    let fallback = match err {
         httparse::Error::NewLine => ErrorCode::LfExpected,
         _ => ErrorCode::InvalidHeaderToken,
     };
-    // Point at the first byte that is not a plausible field byte.
-    let at = buf[from..]
-        .iter()
-        .position(|&b| b == b'\r' || (!is_value_byte(b) && b != b'\n'))
-        .map_or(buf.len(), |p| from + p);
-    (code, at)
+    let mut i = from;
+    while i < buf.len() {
+        match buf[i] {
+            b'\r' if buf.get(i + 1) == Some(&b'\n') => break,
+            b'\r' => return (ErrorCode::LfExpected, i + 1),
+            b'\n' => return (ErrorCode::LfExpected, i),
+            // A line that starts with whitespace: obs-fold, or space before
+            // the first field.
+            b' ' | b'\t' => return (ErrorCode::InvalidHeaderToken, i),
+            _ => {}
+        }
+        let name_end = i + buf[i..].iter().take_while(|&&b| is_token(b)).count();
+        if name_end == i || buf.get(name_end) != Some(&b':') {
+            return (ErrorCode::InvalidHeaderToken, name_end.min(buf.len()));
+        }
+        let mut k = name_end + 1;
+        while k < buf.len() && buf[k] != b'\r' && buf[k] != b'\n' {
+            if !is_value_byte(buf[k]) {
+                return (ErrorCode::InvalidHeaderToken, k);
+            }
+            k += 1;
+        }
+        match (buf.get(k), buf.get(k + 1)) {
+            (Some(b'\r'), Some(b'\n')) => i = k + 2,
+            (Some(b'\r'), Some(_)) => return (ErrorCode::LfExpected, k + 1),
+            (Some(b'\n'), _) => return (ErrorCode::LfExpected, k),
+            _ => return (fallback, buf.len()),
+        }
+    }
+    (fallback, i.min(buf.len()))
 }
 
 /// The Partial answer for an incomplete head, or an overflow error.

@@ -175,7 +175,8 @@ pub fn request(options: RequestOptions<Tokio>) -> Result<ClientRequest<Tokio>, R
 pub async fn get(url: &str) -> Result<Response, RequestError> {
     let mut o = request_options();
     apply_url(&mut o, url)?;
-    request(o)?.end(Bytes::new()).await
+    let mut req = request(o)?;
+    req.end(Bytes::new()).await
 }
 
 /// A tokio stream as a Pier transport.

@@ -30,6 +30,8 @@ pub(crate) struct State {
     next_handle: u64,
     client_config: ClientConfig,
     last_connect_error: Option<(std::io::ErrorKind, String)>,
+    /// A task sleeps until the pool's next deadline (queue timeouts).
+    timer_running: bool,
 }
 
 /// Opens connections for an agent: Node's `agent.createConnection`.
@@ -90,6 +92,7 @@ impl<R: Runtime> Agent<R> {
                     next_handle: 0,
                     client_config: ClientConfig::default(),
                     last_connect_error: None,
+                    timer_running: false,
                 }),
                 connector: None,
             }),
@@ -149,6 +152,14 @@ impl<R: Runtime> Agent<R> {
         *lock_state(&self.shared.state).pool.stats()
     }
 
+    /// Whether a socket can ever be reused: keep-alive on, or a socket cap
+    /// (Node sends `Connection: keep-alive` exactly then, C1).
+    pub fn may_reuse(&self) -> bool {
+        let st = lock_state(&self.shared.state);
+        let o = st.pool.options();
+        o.keep_alive || o.max_sockets.is_some()
+    }
+
     /// Destroys every socket and fails the waiting requests (Node's `destroy()`).
     pub fn destroy(&self) {
         let mut st = lock_state(&self.shared.state);
@@ -191,8 +202,42 @@ impl<R: Runtime> Agent<R> {
         grant
     }
 
-    /// Carries out what the pool decided.
+    /// Keeps one task sleeping until the pool's next deadline.
+    fn arm_timer(&self, st: &mut State) {
+        if st.timer_running || st.pool.poll_timeout().is_none() {
+            return;
+        }
+        st.timer_running = true;
+        let agent = self.clone();
+        self.shared.rt.spawn(Box::pin(async move {
+            loop {
+                let deadline = {
+                    let mut st = lock_state(&agent.shared.state);
+                    match st.pool.poll_timeout() {
+                        Some(d) => d,
+                        None => {
+                            st.timer_running = false;
+                            return;
+                        }
+                    }
+                };
+                agent.shared.rt.timer(deadline).await;
+                let mut st = lock_state(&agent.shared.state);
+                let now = agent.shared.rt.now();
+                st.pool.handle_timeout(now);
+                st.timer_running = true;
+                agent.run_actions_only(&mut st);
+            }
+        }));
+    }
+
+    /// Carries out what the pool decided, and keeps its timer armed.
     fn run_actions(&self, st: &mut State) {
+        self.run_actions_only(st);
+        self.arm_timer(st);
+    }
+
+    fn run_actions_only(&self, st: &mut State) {
         while let Some(action) = st.pool.poll_action() {
             match action {
                 Action::Assign {

@@ -43,11 +43,20 @@ impl Exchange {
     }
 }
 
+/// One request's mailbox, shared by the request and the connection task.
+pub(crate) type Mailbox = Arc<Mutex<Exchange>>;
+
+#[inline]
+pub(crate) fn lock_ex(m: &Mutex<Exchange>) -> MutexGuard<'_, Exchange> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub(crate) struct ConnShared {
     pub(crate) conn: ClientConn,
-    /// The mailbox of the latest request; it outlives the exchange until
-    /// the request has taken its response.
-    pub(crate) exchange: Option<Exchange>,
+    /// The mailbox of the request in flight. Each request owns its own:
+    /// the next request on this socket replaces this pointer, never the
+    /// previous request's mailbox.
+    pub(crate) exchange: Option<Mailbox>,
     /// A request is in flight (sent, response not ended).
     pub(crate) busy: bool,
     pub(crate) driver: Option<Waker>,
@@ -152,22 +161,26 @@ impl<R: Runtime> ClientDriver<R> {
                 Ok(None) => return progress,
                 Ok(Some(ev)) => {
                     progress = true;
-                    if let Some(ex) = s.exchange.as_mut() {
+                    if let Some(mb) = s.exchange.clone() {
+                        let mut ex = lock_ex(&mb);
                         ex.got_bytes = true;
                     }
                     match ev {
                         Event::Informational(head) => {
-                            if let Some(ex) = s.exchange.as_mut() {
+                            if let Some(mb) = s.exchange.clone() {
+                                let mut ex = lock_ex(&mb);
                                 ex.informational.push_back(head);
                                 ex.wake();
                             }
                         }
                         Event::Response(head) => {
                             s.last_hint = head.keep_alive_timeout_hint();
-                            let connect = s.exchange.as_ref().is_some_and(|e| e.is_connect);
+                            let connect =
+                                s.exchange.as_ref().is_some_and(|e| lock_ex(e).is_connect);
                             let upgrade = head.status() == 101
                                 || (connect && (200..300).contains(&head.status()));
-                            if let Some(ex) = s.exchange.as_mut() {
+                            if let Some(mb) = s.exchange.clone() {
+                                let mut ex = lock_ex(&mb);
                                 if upgrade {
                                     self.upgrade_pending = true;
                                     ex.head = Some(Ok(head));
@@ -196,7 +209,8 @@ impl<R: Runtime> ClientDriver<R> {
                             self.on_exchange_done(reusable);
                         }
                         Event::Upgrade(rest) => {
-                            if let Some(ex) = s.exchange.as_mut() {
+                            if let Some(mb) = s.exchange.clone() {
+                                let mut ex = lock_ex(&mb);
                                 if let Some(io) = self.io.take() {
                                     ex.upgraded = Some((io, rest));
                                 }
@@ -218,7 +232,8 @@ impl<R: Runtime> ClientDriver<R> {
                     self.failed = true;
                     let hang_up = e.code() == pier_proto::ErrorCode::InvalidEofState;
                     let written = s.written;
-                    if let Some(ex) = s.exchange.as_mut() {
+                    if let Some(mb) = s.exchange.clone() {
+                        let mut ex = lock_ex(&mb);
                         if ex.head.is_none() {
                             ex.head = Some(Err(if hang_up {
                                 RequestError::SocketHangUp {
@@ -265,7 +280,8 @@ impl<R: Runtime> ClientDriver<R> {
         let mut s = lock(&self.shared);
         let idle = !s.busy;
         let written = s.written;
-        if let Some(ex) = s.exchange.as_mut() {
+        if let Some(mb) = s.exchange.clone() {
+            let mut ex = lock_ex(&mb);
             if ex.head.is_none() {
                 ex.head = Some(Err(RequestError::SocketHangUp {
                     reused: false,
@@ -376,7 +392,7 @@ impl<R: Runtime> ClientDriver<R> {
             let s = lock(&self.shared);
             let idle = if s.busy { None } else { s.idle_timeout };
             let exchange = if s.busy {
-                s.exchange.as_ref().and_then(|e| e.timeout)
+                s.exchange.as_ref().and_then(|e| lock_ex(e).timeout)
             } else {
                 None
             };
@@ -407,8 +423,9 @@ impl<R: Runtime> ClientDriver<R> {
             self.tell_agent(|a, h| a.on_timeout(h));
         } else {
             // node: C7 — only reported, never aborts.
-            let mut s = lock(&self.shared);
-            if let Some(ex) = s.exchange.as_mut() {
+            let s = lock(&self.shared);
+            if let Some(mb) = s.exchange.clone() {
+                let mut ex = lock_ex(&mb);
                 ex.timeouts_fired += 1;
                 ex.wake();
             }
@@ -475,7 +492,8 @@ impl<R: Runtime> Future for ClientDriver<R> {
         let mut s = lock(&this.shared);
         s.gone = true;
         let written = s.written;
-        if let Some(ex) = s.exchange.as_mut() {
+        if let Some(mb) = s.exchange.clone() {
+            let mut ex = lock_ex(&mb);
             if ex.head.is_none() && ex.upgraded.is_none() {
                 ex.head = Some(Err(RequestError::SocketHangUp {
                     reused: false,

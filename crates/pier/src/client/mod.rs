@@ -11,7 +11,7 @@ use crate::runtime::Runtime;
 use crate::server::Upgraded;
 use agent::connect_with;
 use bytes::Bytes;
-use conn::{lock, ClientDriver, ConnRef, ConnShared, Exchange};
+use conn::{lock, lock_ex, ClientDriver, ConnRef, ConnShared, Exchange, Mailbox};
 use pier_pool::ConnectOptions;
 use pier_proto::{
     validate_field, BodyHint, ClientConfig, ClientConn, Leniency, Limits, LocalError, Method,
@@ -47,8 +47,7 @@ pub enum RequestError {
     Local(LocalError),
     /// The request waited longer than the agent's queue timeout.
     QueueTimeout,
-    /// `Expect: 100-continue` got no answer in time and the body was sent anyway;
-    /// never returned, reported through [`ClientRequest::continue_timed_out`].
+    /// The request (or its agent) was destroyed.
     Destroyed,
     /// The response was an upgrade (101 or a CONNECT tunnel) and `end` was
     /// used instead of `end_upgrade`: the connection was closed (Node: no
@@ -200,20 +199,25 @@ pub struct UpgradeResponse {
 pub type Response = IncomingMessage<ResponseHead>;
 
 /// An outgoing request (Node's `http.ClientRequest`). Set headers, `write`
-/// body pieces, then `end` to get the response.
+/// body pieces, then `end` to get the response. The request stays
+/// readable afterwards (`informational()`, `retried()`, `reused_socket()`).
 pub struct ClientRequest<R: Runtime> {
     rt: R,
     options: RequestOptions<R>,
+    /// The target as bytes: each char of `path` is one latin1 byte.
+    target: Vec<u8>,
     headers: OutgoingHeaders,
     conn: Option<(ConnRef, bool)>,
+    mailbox: Option<Mailbox>,
     head_sent: bool,
-    /// The whole body, kept while small so a retry can send it again.
+    /// What `write` sent, kept while small so a retry can send it again.
     replay: Option<Vec<Bytes>>,
     retried: bool,
     informational: Vec<ResponseHead>,
     continue_timed_out: bool,
     /// A response (or upgrade) was handed out: the socket is the response's now.
     finished: bool,
+    destroyed: bool,
 }
 
 /// Methods safe to send twice (RFC 9110 §9.2.2).
@@ -226,26 +230,56 @@ fn idempotent(m: &Method) -> bool {
 
 const REPLAY_LIMIT: usize = 64 * 1024;
 
+/// Node's rule for paths: every char in U+0021..=U+00FF, sent as one
+/// latin1 byte each (`ERR_UNESCAPED_CHARACTERS` otherwise).
+fn latin1_target(path: &str) -> Result<Vec<u8>, RequestError> {
+    path.chars()
+        .map(|c| match c as u32 {
+            0x21..=0x7e | 0x80..=0xff => Ok(c as u32 as u8),
+            _ => Err(RequestError::Local(LocalError::InvalidTarget)),
+        })
+        .collect::<Result<Vec<u8>, _>>()
+        .and_then(|t| {
+            if t.is_empty() {
+                Err(RequestError::Local(LocalError::InvalidTarget))
+            } else {
+                Ok(t)
+            }
+        })
+}
+
 impl<R: Runtime> ClientRequest<R> {
     /// A request; nothing is sent until `write`, `flush_headers` or `end`.
+    /// Invalid headers and paths are refused here, before any socket.
     pub fn new(rt: R, options: RequestOptions<R>) -> Result<Self, RequestError> {
+        let target = latin1_target(&options.path)?;
         let mut headers = OutgoingHeaders::new();
         for (n, v) in &options.headers {
             validate_field(n.as_bytes(), v).map_err(RequestError::Local)?;
             headers.append(n, v.clone());
         }
-        Ok(ClientRequest {
+        let mut req = ClientRequest {
             rt,
             options,
+            target,
             headers,
             conn: None,
+            mailbox: None,
             head_sent: false,
             replay: Some(Vec::new()),
             retried: false,
             informational: Vec::new(),
             continue_timed_out: false,
             finished: false,
-        })
+            destroyed: false,
+        };
+        // Node sets Host when the request is created: after the option
+        // headers, before anything set later.
+        if req.options.set_host && !req.headers.has("host") {
+            let host = req.host_header();
+            req.headers.set("Host", host);
+        }
+        Ok(req)
     }
 
     /// Sets a header, replacing earlier values (Node's `setHeader`).
@@ -287,8 +321,8 @@ impl<R: Runtime> ClientRequest<R> {
         self.retried
     }
 
-    /// Interim responses received so far (Node's `information` events;
-    /// `100 Continue` is Node's `continue`).
+    /// Interim responses received (Node's `information` events; `100
+    /// Continue` is Node's `continue`).
     pub fn informational(&self) -> &[ResponseHead] {
         &self.informational
     }
@@ -301,10 +335,9 @@ impl<R: Runtime> ClientRequest<R> {
     /// How many times the socket was idle for `options.timeout` during the
     /// exchange (Node's `timeout` event; it never aborts).
     pub fn timeouts(&self) -> u32 {
-        self.conn
+        self.mailbox
             .as_ref()
-            .and_then(|(c, _)| lock(c).exchange.as_ref().map(|e| e.timeouts_fired))
-            .unwrap_or(0)
+            .map_or(0, |m| lock_ex(m).timeouts_fired)
     }
 
     /// Disables Nagle's algorithm on the socket (Node's `setNoDelay`).
@@ -325,8 +358,10 @@ impl<R: Runtime> ClientRequest<R> {
         }
     }
 
-    /// Aborts the request: the socket is destroyed (Node's `destroy()`).
+    /// Aborts the request: its socket, if any, is destroyed, and later
+    /// calls fail with [`RequestError::Destroyed`] (Node's `destroy()`).
     pub fn destroy(&mut self) {
+        self.destroyed = true;
         if let Some((c, _)) = self.conn.take() {
             let mut c = lock(&c);
             c.destroy = true;
@@ -334,7 +369,16 @@ impl<R: Runtime> ClientRequest<R> {
         }
     }
 
+    fn check_alive(&self) -> Result<(), RequestError> {
+        if self.destroyed {
+            Err(RequestError::Destroyed)
+        } else {
+            Ok(())
+        }
+    }
+
     async fn acquire(&mut self) -> Result<(), RequestError> {
+        self.check_alive()?;
         if self.conn.is_some() {
             return Ok(());
         }
@@ -365,10 +409,10 @@ impl<R: Runtime> ClientRequest<R> {
     }
 
     fn connection_header(&self) -> &'static [u8] {
-        // node: C1
+        // node: C1 — keep-alive unless the agent can never reuse a socket.
         match &self.options.agent {
-            AgentChoice::None => b"close",
-            AgentChoice::Agent(_) => b"keep-alive",
+            AgentChoice::Agent(a) if a.may_reuse() => b"keep-alive",
+            _ => b"close",
         }
     }
 
@@ -393,10 +437,6 @@ impl<R: Runtime> ClientRequest<R> {
             .iter()
             .map(|(n, v)| (n.as_bytes(), v))
             .collect();
-        let host = self.host_header();
-        if self.options.set_host && !self.headers.has("host") {
-            fields.push((b"Host", &host));
-        }
         if !self.headers.has("connection") {
             fields.push((b"Connection", self.connection_header()));
         }
@@ -409,40 +449,46 @@ impl<R: Runtime> ClientRequest<R> {
             });
         }
         c.conn
-            .send_request(
-                &self.options.method,
-                self.options.path.as_bytes(),
-                &fields,
-                hint,
-            )
+            .send_request(&self.options.method, &self.target, &fields, hint)
             .map_err(RequestError::Local)?;
         c.written = 0;
         c.busy = true;
-        c.exchange = Some(Exchange {
+        let mailbox = Arc::new(Mutex::new(Exchange {
             timeout: self.options.timeout,
             is_connect: self.options.method.is_connect(),
             ..Exchange::default()
-        });
+        }));
+        c.exchange = Some(mailbox.clone());
+        self.mailbox = Some(mailbox);
         c.wake_driver();
         self.head_sent = true;
         Ok(())
     }
 
-    /// Sends the head now, framed for a streamed body (Node's `flushHeaders`).
+    /// Sends the head now (Node's `flushHeaders`): framed for a streamed
+    /// body, except for methods that carry none by default (GET, HEAD,
+    /// DELETE, OPTIONS, TRACE, CONNECT), which get no framing, as in Node.
     pub async fn flush_headers(&mut self) -> Result<(), RequestError> {
         self.acquire().await?;
         if !self.head_sent {
-            self.send_head(BodyHint::Streaming)?;
+            let hint = if self.options.method.body_framing_by_default() {
+                BodyHint::Streaming
+            } else {
+                BodyHint::Empty
+            };
+            self.send_head(hint)?;
         }
         Ok(())
     }
 
-    fn send_data(&mut self, data: Bytes) -> Result<(), RequestError> {
-        if let Some(r) = &mut self.replay {
-            if r.iter().map(Bytes::len).sum::<usize>() + data.len() <= REPLAY_LIMIT {
-                r.push(data.clone());
-            } else {
-                self.replay = None;
+    fn send_data(&mut self, data: Bytes, record: bool) -> Result<(), RequestError> {
+        if record {
+            if let Some(r) = &mut self.replay {
+                if r.iter().map(Bytes::len).sum::<usize>() + data.len() <= REPLAY_LIMIT {
+                    r.push(data.clone());
+                } else {
+                    self.replay = None;
+                }
             }
         }
         let (conn, _) = self.conn.as_ref().expect("acquired");
@@ -468,31 +514,31 @@ impl<R: Runtime> ClientRequest<R> {
     /// Writes a piece of body, sending the head first (chunked unless a
     /// Content-Length was set). Waits while too much is queued.
     pub async fn write(&mut self, data: impl Into<Bytes>) -> Result<(), RequestError> {
-        self.flush_headers().await?;
+        self.acquire().await?;
+        if !self.head_sent {
+            self.send_head(BodyHint::Streaming)?;
+        }
         let data = data.into();
         if !data.is_empty() {
-            self.send_data(data)?;
+            self.send_data(data, true)?;
         }
         self.drained().await
     }
 
     /// Waits for `100 Continue`, a final response or the timeout.
     async fn await_continue(&mut self) {
-        let (conn, _) = self.conn.as_ref().expect("acquired").clone();
+        let mailbox = self.mailbox.clone().expect("head sent");
         let mut timer = self
             .rt
             .timer(self.rt.now() + self.options.expect_continue_timeout);
         let got = poll_fn(|cx| {
-            let mut c = lock(&conn);
-            if let Some(ex) = c.exchange.as_mut() {
+            {
+                let mut ex = lock_ex(&mailbox);
                 if ex.head.is_some() || ex.informational.iter().any(|h| h.status() == 100) {
                     return Poll::Ready(true);
                 }
                 ex.waker = Some(cx.waker().clone());
-            } else {
-                return Poll::Ready(true);
             }
-            drop(c);
             match std::pin::Pin::new(&mut timer).poll(cx) {
                 Poll::Ready(()) => Poll::Ready(false),
                 Poll::Pending => Poll::Pending,
@@ -503,16 +549,16 @@ impl<R: Runtime> ClientRequest<R> {
     }
 
     fn final_head_arrived(&self) -> bool {
-        self.conn
+        self.mailbox
             .as_ref()
-            .is_some_and(|(c, _)| lock(c).exchange.as_ref().is_some_and(|e| e.head.is_some()))
+            .is_some_and(|m| lock_ex(m).head.is_some())
     }
 
     /// Finishes the request with a last piece of body and waits for the
     /// response (Node's `end()` and the `response` event). An upgrade or
     /// tunnel response closes the connection and is an error here: use
     /// [`end_upgrade`](Self::end_upgrade) for those.
-    pub async fn end(self, data: impl Into<Bytes>) -> Result<Response, RequestError> {
+    pub async fn end(&mut self, data: impl Into<Bytes>) -> Result<Response, RequestError> {
         match self.end_upgrade(data).await? {
             Ok(res) => Ok(res),
             Err(up) => Err(RequestError::UnexpectedUpgrade(up.head.status())),
@@ -522,7 +568,7 @@ impl<R: Runtime> ClientRequest<R> {
     /// Like [`end`](Self::end), but hands an upgrade (101) or CONNECT
     /// tunnel over as `Err(UpgradeResponse)`.
     pub async fn end_upgrade(
-        mut self,
+        &mut self,
         data: impl Into<Bytes>,
     ) -> Result<Result<Response, UpgradeResponse>, RequestError> {
         let data = data.into();
@@ -537,6 +583,7 @@ impl<R: Runtime> ClientRequest<R> {
                     tracing::debug!(bytes_written, "retrying on a new socket");
                     self.retried = true;
                     self.conn = None;
+                    self.mailbox = None;
                     self.head_sent = false;
                 }
                 Err(RequestError::SocketHangUp {
@@ -559,12 +606,8 @@ impl<R: Runtime> ClientRequest<R> {
     }
 
     fn may_retry(&self) -> bool {
-        let reused = self.reused_socket();
-        let no_bytes = self
-            .conn
-            .as_ref()
-            .is_none_or(|(c, _)| !lock(c).exchange.as_ref().is_some_and(|e| e.got_bytes));
-        reused
+        let no_bytes = self.mailbox.as_ref().is_none_or(|m| !lock_ex(m).got_bytes);
+        self.reused_socket()
             && no_bytes
             && self.replay.is_some()
             && (idempotent(&self.options.method) || self.options.retry_non_idempotent)
@@ -575,21 +618,15 @@ impl<R: Runtime> ClientRequest<R> {
         data: Bytes,
     ) -> Result<Result<Response, UpgradeResponse>, RequestError> {
         self.acquire().await?;
-        let replay = if self.head_sent {
-            None
-        } else {
-            // A retry sends the body again from the saved copy.
-            self.replay.take()
-        };
         if !self.head_sent {
-            let earlier: Vec<Bytes> = replay.clone().unwrap_or_default();
+            // A retry sends again what `write` sent before (the saved copy).
+            let earlier: Vec<Bytes> = self.replay.clone().unwrap_or_default();
             let total: usize = earlier.iter().map(Bytes::len).sum::<usize>() + data.len();
             let hint = if total == 0 {
                 BodyHint::Empty
             } else {
                 BodyHint::Length(total as u64)
             };
-            self.replay = Some(Vec::new());
             self.send_head(hint)?;
             let expects = self
                 .headers
@@ -600,13 +637,13 @@ impl<R: Runtime> ClientRequest<R> {
             }
             if !self.final_head_arrived() {
                 for b in earlier {
-                    self.send_data(b)?;
+                    self.send_data(b, false)?;
                 }
             }
         }
         let body_skipped = self.final_head_arrived();
         if !data.is_empty() && !body_skipped {
-            self.send_data(data)?;
+            self.send_data(data, false)?;
         }
         {
             let (conn, _) = self.conn.as_ref().expect("acquired");
@@ -623,20 +660,16 @@ impl<R: Runtime> ClientRequest<R> {
     }
 
     async fn await_response(&mut self) -> Result<Result<Response, UpgradeResponse>, RequestError> {
-        let (conn, _) = self.conn.as_ref().expect("acquired").clone();
+        let mailbox = self.mailbox.clone().expect("head sent");
         let informational = &mut self.informational;
         poll_fn(|cx| {
-            let mut c = lock(&conn);
-            let Some(ex) = c.exchange.as_mut() else {
-                return Poll::Ready(Err(RequestError::Destroyed));
-            };
+            let mut ex = lock_ex(&mailbox);
             informational.extend(ex.informational.drain(..));
             if let Some((io, rest)) = ex.upgraded.take() {
                 let head = match ex.head.take() {
                     Some(Ok(h)) => h,
                     _ => return Poll::Ready(Err(RequestError::Destroyed)),
                 };
-                c.exchange = None;
                 return Poll::Ready(Ok(Err(UpgradeResponse {
                     head,
                     io: Upgraded::new(io),
