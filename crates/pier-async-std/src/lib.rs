@@ -111,7 +111,11 @@ impl Transport for Stream<Async<TcpStream>> {
         Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
     }
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_close(cx)
+        // async-io's close only flushes: send the FIN ourselves.
+        std::task::ready!(Pin::new(&mut self.0).poll_close(cx))?;
+        Poll::Ready(ignore_not_connected(
+            self.0.get_ref().shutdown(std::net::Shutdown::Write),
+        ))
     }
     fn set_nodelay(&self, on: bool) -> io::Result<()> {
         self.0.get_ref().set_nodelay(on)
@@ -148,7 +152,10 @@ impl Transport for Stream<Async<std::os::unix::net::UnixStream>> {
         Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
     }
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_close(cx)
+        std::task::ready!(Pin::new(&mut self.0).poll_close(cx))?;
+        Poll::Ready(ignore_not_connected(
+            self.0.get_ref().shutdown(std::net::Shutdown::Write),
+        ))
     }
     fn peer_addr(&self) -> Option<PeerAddr> {
         Some(PeerAddr::Unix(
@@ -158,6 +165,14 @@ impl Transport for Stream<Async<std::os::unix::net::UnixStream>> {
                 .ok()
                 .and_then(|a| a.as_pathname().map(Into::into)),
         ))
+    }
+}
+
+/// A peer that already went away makes shutting down moot, not an error.
+fn ignore_not_connected(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+        other => other,
     }
 }
 

@@ -199,26 +199,32 @@ impl<R: Runtime> ClientDriver<R> {
                             }
                         }
                         Event::End(trailers) => {
-                            if let Some(tx) = self.body.take() {
-                                tx.end(trailers);
-                            }
                             s.busy = false;
                             s.written = 0;
                             let reusable = s.conn.is_reusable();
                             drop(s);
+                            // The socket goes back to the agent before the
+                            // reader hears of the end, so a request made
+                            // right after the body reuses it.
                             self.on_exchange_done(reusable);
+                            if let Some(tx) = self.body.take() {
+                                tx.end(trailers);
+                            }
                         }
                         Event::Upgrade(rest) => {
-                            if let Some(mb) = s.exchange.clone() {
+                            let mailbox = s.exchange.clone();
+                            drop(s);
+                            // The agent forgets the socket before the
+                            // request gets it: it is not the pool's any more.
+                            self.tell_agent(|a, h| a.detach(h));
+                            self.agent = None;
+                            if let Some(mb) = mailbox {
                                 let mut ex = lock_ex(&mb);
                                 if let Some(io) = self.io.take() {
                                     ex.upgraded = Some((io, rest));
                                 }
                                 ex.wake();
                             }
-                            drop(s);
-                            self.tell_agent(|a, h| a.detach(h));
-                            self.agent = None;
                             return true;
                         }
                         Event::Closed => {

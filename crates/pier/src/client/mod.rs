@@ -430,7 +430,7 @@ impl<R: Runtime> ClientRequest<R> {
     }
 
     /// Writes the head (with `hint` framing) on the connection.
-    fn send_head(&mut self, hint: BodyHint) -> Result<(), RequestError> {
+    fn send_head_inner(&mut self, hint: BodyHint, wake: bool) -> Result<(), RequestError> {
         let (conn, _) = self.conn.as_ref().expect("acquired");
         let mut fields: Vec<(&[u8], &[u8])> = self
             .headers
@@ -460,9 +460,21 @@ impl<R: Runtime> ClientRequest<R> {
         }));
         c.exchange = Some(mailbox.clone());
         self.mailbox = Some(mailbox);
-        c.wake_driver();
+        if wake {
+            c.wake_driver();
+        }
         self.head_sent = true;
         Ok(())
+    }
+
+    /// Writes the head and lets the connection send it now.
+    fn send_head(&mut self, hint: BodyHint) -> Result<(), RequestError> {
+        self.send_head_inner(hint, true)
+    }
+
+    /// Queues the head; the caller adds the body, then wakes the connection.
+    fn send_head_quietly(&mut self, hint: BodyHint) -> Result<(), RequestError> {
+        self.send_head_inner(hint, false)
     }
 
     /// Sends the head now (Node's `flushHeaders`): framed for a streamed
@@ -618,6 +630,10 @@ impl<R: Runtime> ClientRequest<R> {
         data: Bytes,
     ) -> Result<Result<Response, UpgradeResponse>, RequestError> {
         self.acquire().await?;
+        // Everything goes in before the connection may look at it: a
+        // response that ends before the request does would make the
+        // connection unreusable, so head, body and end share one lock.
+        let mut pieces: Vec<Bytes> = Vec::new();
         if !self.head_sent {
             // A retry sends again what `write` sent before (the saved copy).
             let earlier: Vec<Bytes> = self.replay.clone().unwrap_or_default();
@@ -627,24 +643,23 @@ impl<R: Runtime> ClientRequest<R> {
             } else {
                 BodyHint::Length(total as u64)
             };
-            self.send_head(hint)?;
-            let expects = self
-                .headers
-                .get("expect")
-                .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
-            if expects && total > 0 {
+            let expects = total > 0
+                && self
+                    .headers
+                    .get("expect")
+                    .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
+            if expects {
+                self.send_head(hint)?;
                 self.await_continue().await;
+            } else {
+                self.send_head_quietly(hint)?;
             }
-            if !self.final_head_arrived() {
-                for b in earlier {
-                    self.send_data(b, false)?;
-                }
-            }
+            pieces = earlier;
+        }
+        if !data.is_empty() {
+            pieces.push(data);
         }
         let body_skipped = self.final_head_arrived();
-        if !data.is_empty() && !body_skipped {
-            self.send_data(data, false)?;
-        }
         {
             let (conn, _) = self.conn.as_ref().expect("acquired");
             let mut c = lock(conn);
@@ -652,6 +667,9 @@ impl<R: Runtime> ClientRequest<R> {
             // goes out: the request stays unfinished, so the connection
             // is not reused after this response.
             if !body_skipped {
+                for piece in pieces {
+                    c.conn.send_data(piece).map_err(RequestError::Local)?;
+                }
                 c.conn.send_end().map_err(RequestError::Local)?;
             }
             c.wake_driver();

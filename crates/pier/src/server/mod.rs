@@ -125,6 +125,8 @@ pub(crate) struct Inner {
     waiters: Mutex<Vec<Waker>>,
     accept_waker: Mutex<Option<Waker>>,
     listening: AtomicBool,
+    /// Drops the listener (once).
+    stop_listening: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl Inner {
@@ -287,7 +289,7 @@ impl<R: Runtime> Server<R> {
 
     /// Starts accepting on `listener` (Node's `listen(handle)`); returns the
     /// bound address. Runtime crates offer `listen` on ports and paths.
-    pub fn listen_on<L: Listener>(&mut self, mut listener: L) -> io::Result<ListenAddr> {
+    pub fn listen_on<L: Listener>(&mut self, listener: L) -> io::Result<ListenAddr> {
         if self.inner.is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::AddrInUse,
@@ -295,6 +297,10 @@ impl<R: Runtime> Server<R> {
             ));
         }
         let addr = listener.local_addr()?;
+        // The listener is shared so that `close()` can drop it at once:
+        // Node stops accepting synchronously.
+        let slot = Arc::new(Mutex::new(Some(listener)));
+        let closer_slot = slot.clone();
         let inner = Arc::new(Inner {
             options: self.options.clone(),
             handlers: self.handlers.clone(),
@@ -304,13 +310,20 @@ impl<R: Runtime> Server<R> {
             waiters: Mutex::new(Vec::new()),
             accept_waker: Mutex::new(None),
             listening: AtomicBool::new(true),
+            stop_listening: Mutex::new(Some(Box::new(move || {
+                closer_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+            }))),
         });
         self.inner = Some(inner.clone());
         tracing::info!(%addr, "listening");
         let rt = self.rt.clone();
         let mut backoff: Option<R::Timer> = None;
         self.rt.spawn(Box::pin(poll_fn(move |cx| {
-            accept_loop(&inner, &rt, &mut listener, &mut backoff, cx)
+            let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+            match guard.as_mut() {
+                Some(listener) => accept_loop(&inner, &rt, listener, &mut backoff, cx),
+                None => Poll::Ready(()),
+            }
         })));
         Ok(addr)
     }
@@ -337,6 +350,14 @@ impl<R: Runtime> Server<R> {
         if let Some(inner) = &inner {
             inner.closing.store(true, Ordering::Release);
             inner.listening.store(false, Ordering::Release);
+            let stop = inner
+                .stop_listening
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some(stop) = stop {
+                stop();
+            }
             if let Some(w) = inner
                 .accept_waker
                 .lock()

@@ -1,20 +1,17 @@
-//! Wire transcripts of the Pier server: a plain socket writes exact request
-//! bytes and reads exact response bytes (`Date:` values normalised to `X`).
-//!
-//! Every expectation was checked against Node 20 (`http.createServer` and a
-//! raw `net` client). Where Pier differs from Node, the test asserts Node's
-//! bytes and is `#[ignore]`d with the difference in its reason.
+// Wire transcripts of the Pier server: a plain socket writes exact request
+// bytes and reads exact response bytes (`Date:` values normalised to `X`).
+//
+// Every expectation was checked against Node 20 (`http.createServer` and a
+// raw `net` client). Where Pier differs from Node, the test asserts Node's
+// bytes and is `#[ignore]`d with the difference in its reason.
 
-mod support;
-
-use pier_tokio::{
-    create_server, Bytes, ClientError, IncomingMessage, ServerExt, ServerOptions, ServerResponse,
-    Upgraded,
+use pier::{
+    Bytes, ClientError, IncomingMessage, ServerExt, ServerOptions, ServerResponse, Upgraded,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use support::*;
+use crate::support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 // ----- handlers and servers used by many tests -----
@@ -48,7 +45,7 @@ fn canned(status: &str) -> String {
 async fn start<F, Fut>(
     opts: ServerOptions,
     handler: F,
-) -> (pier_tokio::Server, std::net::SocketAddr)
+) -> (pier::Server<Rt>, std::net::SocketAddr)
 where
     F: Fn(IncomingMessage, ServerResponse) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -522,7 +519,7 @@ async fn s8_malformed_requests_get_400_and_close() {
 
 /// A server whose `clientError` handler logs the error and writes 499.
 async fn logging_client_errors() -> (
-    pier_tokio::Server,
+    pier::Server<Rt>,
     std::net::SocketAddr,
     Arc<Mutex<Vec<ClientError>>>,
 ) {
@@ -1210,7 +1207,7 @@ async fn s14_a_large_request_body_streams_to_the_handler() {
 // ----- S15: closing -----
 
 /// A server whose `/busy` handler answers after 300 ms.
-async fn busy_server() -> (pier_tokio::Server, std::net::SocketAddr) {
+async fn busy_server() -> (pier::Server<Rt>, std::net::SocketAddr) {
     start(
         options(),
         |req: IncomingMessage, mut res: ServerResponse| async move {
@@ -1932,7 +1929,7 @@ async fn listen_unix_serves_http() {
     let path = dir.join("server.sock");
     let mut server = create_server(hi);
     let addr = server.listen_unix(&path).unwrap();
-    assert_eq!(addr, pier_tokio::ListenAddr::Unix(path.clone()));
+    assert_eq!(addr, pier::ListenAddr::Unix(path.clone()));
     let s = tokio::net::UnixStream::connect(&path).await.unwrap();
     let mut p = Peer::new(Box::new(s));
     p.send(get("/")).await;
@@ -1954,7 +1951,7 @@ async fn listen_std_serves_http() {
     let bound = std_listener.local_addr().unwrap();
     let mut server = create_server(hi);
     let addr = server.listen_std(std_listener).unwrap();
-    assert_eq!(addr, pier_tokio::ListenAddr::Tcp(bound));
+    assert_eq!(addr, pier::ListenAddr::Tcp(bound));
     assert!(server.listening());
     let mut p = Peer::connect(bound).await;
     p.send(get("/")).await;

@@ -1,11 +1,11 @@
-//! Helpers for the client tests: a raw TCP peer that reads the exact bytes
-//! Pier's `ClientRequest` sends and writes crafted response bytes, small
-//! keep-alive servers that count their connections, and a Node 20 server
-//! started from an inline script.
+// Helpers for the client tests: a raw TCP peer that reads the exact bytes
+// Pier's `ClientRequest` sends and writes crafted response bytes, small
+// keep-alive servers that count their connections, and a Node 20 server
+// started from an inline script.
 
-#![allow(dead_code)]
 
-use pier_tokio::{Agent, AgentChoice, AgentOptions, RawHeaders, RequestOptions, Runtime, Tokio};
+use super::{rt, Rt};
+use pier::{Agent, AgentChoice, AgentOptions, RawHeaders, RequestOptions, Runtime};
 use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -52,7 +52,7 @@ pub fn pairs(h: &RawHeaders) -> Vec<(String, String)> {
 }
 
 /// Request options for `127.0.0.1:port` through `agent`.
-pub fn opts(port: u16, agent: AgentChoice<Tokio>) -> RequestOptions<Tokio> {
+pub fn opts(port: u16, agent: AgentChoice<Rt>) -> RequestOptions<Rt> {
     let mut o = RequestOptions::new(agent);
     o.host = "127.0.0.1".into();
     o.port = port;
@@ -60,21 +60,21 @@ pub fn opts(port: u16, agent: AgentChoice<Tokio>) -> RequestOptions<Tokio> {
 }
 
 /// A keep-alive agent with otherwise Node's `new Agent()` options.
-pub fn keep_alive_agent() -> Agent<Tokio> {
+pub fn keep_alive_agent() -> Agent<Rt> {
     agent_with(AgentOptions {
         keep_alive: true,
         ..AgentOptions::default()
     })
 }
 
-pub fn agent_with(options: AgentOptions) -> Agent<Tokio> {
-    Agent::new(Tokio::current(), options).expect("valid agent options")
+pub fn agent_with(options: AgentOptions) -> Agent<Rt> {
+    Agent::new(rt(), options).expect("valid agent options")
 }
 
 /// An agent whose every connection goes to `to`, whatever host and port
 /// the request names (so `Host` can be checked for port 80 or `[::1]`).
-pub fn redirect_agent(to: SocketAddr) -> Agent<Tokio> {
-    let rt = Tokio::current();
+pub fn redirect_agent(to: SocketAddr) -> Agent<Rt> {
+    let rt = rt();
     Agent::with_connector(
         rt.clone(),
         AgentOptions {

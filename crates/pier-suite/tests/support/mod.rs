@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use pier_tokio::{ListenAddr, Server, ServerExt};
+use pier::{ListenAddr, Runtime, Server, ServerExt};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -22,7 +22,7 @@ pub fn ms(n: u64) -> Duration {
 }
 
 /// Listens on 127.0.0.1, port 0, and returns the bound address.
-pub async fn listen(server: &mut Server) -> SocketAddr {
+pub async fn listen<R: Runtime>(server: &mut Server<R>) -> SocketAddr {
     match server.listen("127.0.0.1", 0).await.expect("listen") {
         ListenAddr::Tcp(a) => a,
         other => panic!("unexpected listen address {other:?}"),
