@@ -346,12 +346,11 @@ impl ClientConn {
             version: raw.version,
             status,
             reason: raw.reason,
-            headers: RawHeaders::new(bytes.clone(), entries),
+            headers: RawHeaders::new(bytes, entries),
             headers_truncated: truncated,
             body,
             keep_alive,
             keep_alive_hint: facts.keep_alive_hint,
-            raw: bytes,
         };
         if interim {
             return Ok(Some(Event::Informational(head)));

@@ -119,6 +119,10 @@ pub(crate) fn write_fields<N: AsRef<[u8]>, V: AsRef<[u8]>>(
             if facts.te.is_some() {
                 return Err(LocalError::InvalidFraming);
             }
+            // No TABs at all: a strict peer refuses one after `chunked`.
+            if value.contains(&b'\t') {
+                return Err(LocalError::InvalidFraming);
+            }
             let items: Vec<&[u8]> = list_items(value).collect();
             let chunked_at = items
                 .iter()

@@ -11,6 +11,7 @@ use crate::error::ErrorCode;
 use crate::headers::{Entries, Entry};
 use crate::method::{KnownMethod, Method, Version, RTSP_METHODS};
 use crate::syntax::{is_target_byte, is_token, is_value_byte};
+use core::mem::MaybeUninit;
 
 /// Fields parsed on the fast path before falling back to a heap buffer.
 const STACK_FIELDS: usize = 64;
@@ -173,7 +174,9 @@ pub(crate) fn parse_fields(
         Err(e) => return Err(field_error(buf, from, e)),
     }
     // Many fields: every line takes at least three bytes (`a:` LF).
-    let mut big = vec![httparse::EMPTY_HEADER; rest.len() / 3 + 1];
+    // Size by the most a head may take, not by all buffered input.
+    let span = rest.len().min(max_size.saturating_mul(4));
+    let mut big = vec![httparse::EMPTY_HEADER; span / 3 + 1];
     match httparse::parse_headers(rest, &mut big) {
         Ok(httparse::Status::Complete((n, fields))) => {
             parsed_len = from + n;
@@ -185,8 +188,32 @@ pub(crate) fn parse_fields(
     }
 }
 
+/// A syntax error found beyond the raw bound is reported as the overflow
+/// it is, so the verdict does not depend on how the bytes were split.
+fn overflow_first<T>(
+    r: Result<Parsed<T>, HeadError>,
+    buf: &[u8],
+    limits: &Limits,
+) -> Result<Parsed<T>, HeadError> {
+    let cap = limits.max_header_size.saturating_mul(4);
+    match r {
+        Err((_, at)) if at > cap + leading_blank_lines(buf) => {
+            Err((ErrorCode::HeaderOverflow, cap))
+        }
+        other => other,
+    }
+}
+
 /// Parses one request head at the front of `buf`.
 pub(crate) fn parse_request(
+    buf: &[u8],
+    limits: &Limits,
+    leniency: &Leniency,
+) -> Result<Parsed<RawRequest>, HeadError> {
+    overflow_first(parse_request_inner(buf, limits, leniency), buf, limits)
+}
+
+fn parse_request_inner(
     buf: &[u8],
     limits: &Limits,
     leniency: &Leniency,
@@ -197,9 +224,11 @@ pub(crate) fn parse_request(
         return Ok(Parsed::Partial { skip });
     }
     // Fast path: httparse's strict request line.
-    let mut fields = [httparse::EMPTY_HEADER; STACK_FIELDS];
-    let mut req = httparse::Request::new(&mut fields);
-    match req.parse(line) {
+    // Uninitialised slots: filling 64 empty headers first costs more than
+    // parsing a small request.
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_FIELDS];
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(line, &mut fields) {
         Ok(httparse::Status::Complete(n)) => {
             let method_bytes = req.method.unwrap_or_default().as_bytes();
             let method = match lookup_method(method_bytes, leniency) {
@@ -507,6 +536,14 @@ pub(crate) fn parse_response(
     limits: &Limits,
     leniency: &Leniency,
 ) -> Result<Parsed<RawResponse>, HeadError> {
+    overflow_first(parse_response_inner(buf, limits, leniency), buf, limits)
+}
+
+fn parse_response_inner(
+    buf: &[u8],
+    limits: &Limits,
+    leniency: &Leniency,
+) -> Result<Parsed<RawResponse>, HeadError> {
     let skip = leading_blank_lines(buf);
     let mut i = skip;
     if i >= buf.len() {
@@ -590,7 +627,8 @@ fn parse_fields_lenient_response(
     // httparse only offers these for a whole response: hand it a fake status line.
     let mut fake = b"HTTP/1.1 200 \r\n".to_vec();
     fake.extend_from_slice(&buf[from..]);
-    let mut fields = vec![httparse::EMPTY_HEADER; (buf.len() - from) / 3 + 1];
+    let span = (buf.len() - from).min(limits.max_header_size.saturating_mul(4));
+    let mut fields = vec![httparse::EMPTY_HEADER; span / 3 + 1];
     let mut resp = httparse::Response::new(&mut fields);
     match cfg.parse_response(&mut resp, &fake) {
         Ok(httparse::Status::Complete(n)) => {

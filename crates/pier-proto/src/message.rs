@@ -9,7 +9,6 @@ use core::fmt;
 /// A received request line and its fields.
 #[derive(Clone)]
 pub struct RequestHead {
-    pub(crate) raw: Bytes,
     pub(crate) method: Method,
     pub(crate) target: (u32, u32),
     pub(crate) version: Version,
@@ -31,13 +30,15 @@ impl RequestHead {
     /// The request target exactly as sent (Node's `req.url`).
     pub fn target(&self) -> &[u8] {
         let (s, l) = self.target;
-        &self.raw[s as usize..(s + l) as usize]
+        &self.headers.backing_bytes()[s as usize..(s + l) as usize]
     }
 
     /// The request target as a shared slice of the received bytes.
     pub fn target_bytes(&self) -> Bytes {
         let (s, l) = self.target;
-        self.raw.slice(s as usize..(s + l) as usize)
+        self.headers
+            .backing_bytes()
+            .slice(s as usize..(s + l) as usize)
     }
 
     /// The version on the request line (HTTP/0.9 when there was none).
@@ -83,7 +84,8 @@ impl RequestHead {
 
     /// The whole head as received (leading blank lines excluded).
     pub fn raw(&self) -> &Bytes {
-        &self.raw
+        // The fields share the head's one buffer.
+        self.headers.backing_bytes()
     }
 }
 
@@ -103,7 +105,6 @@ impl fmt::Debug for RequestHead {
 /// A received status line and its fields.
 #[derive(Clone)]
 pub struct ResponseHead {
-    pub(crate) raw: Bytes,
     pub(crate) version: Version,
     pub(crate) status: u16,
     pub(crate) reason: (u32, u32),
@@ -123,7 +124,7 @@ impl ResponseHead {
     /// The reason phrase, byte for byte.
     pub fn reason(&self) -> &[u8] {
         let (s, l) = self.reason;
-        &self.raw[s as usize..(s + l) as usize]
+        &self.headers.backing_bytes()[s as usize..(s + l) as usize]
     }
 
     /// The version on the status line.
@@ -164,7 +165,8 @@ impl ResponseHead {
 
     /// The whole head as received.
     pub fn raw(&self) -> &Bytes {
-        &self.raw
+        // The fields share the head's one buffer.
+        self.headers.backing_bytes()
     }
 }
 

@@ -298,14 +298,13 @@ impl ServerConn {
             method: raw.method,
             target: raw.target,
             version: raw.version,
-            headers: RawHeaders::new(bytes.clone(), entries),
+            headers: RawHeaders::new(bytes, entries),
             headers_truncated: truncated,
             body,
             keep_alive,
             expect,
             upgrade,
             has_host: facts.has_host,
-            raw: bytes,
         };
         self.requests += 1;
         self.head_deadline = Deadline::Off;

@@ -102,3 +102,26 @@ fn k4_k7_encoder_refuses_framing_the_decoder_refuses() {
         Err(LocalError::Closed)
     );
 }
+
+#[test]
+fn overflow_wins_over_a_bad_byte_past_the_raw_bound_under_any_split() {
+    let mut input = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    input.extend(std::iter::repeat_n(b'a', 70_000));
+    input.extend_from_slice(b"\x01\r\n\r\n");
+    let whole = serve_pieces(ServerConfig::default(), &[&input], false);
+    let cut = serve_pieces(
+        ServerConfig::default(),
+        &[&input[..66_000], &input[66_000..]],
+        false,
+    );
+    assert_eq!(whole.code(), Some(ErrorCode::HeaderOverflow));
+    assert_eq!(cut.code(), Some(ErrorCode::HeaderOverflow));
+}
+
+#[test]
+fn encoder_refuses_a_tab_in_transfer_encoding() {
+    assert_eq!(
+        refused_by_encoder(&[("Transfer-Encoding", "chunked\t")]),
+        Err(LocalError::InvalidFraming)
+    );
+}
