@@ -410,7 +410,9 @@ impl<R: Runtime> ClientDriver<R> {
             return false;
         };
         let deadline = self.last_activity + limit;
-        if self.timer_at != Some(deadline) {
+        // Keep an earlier timer and let it fire early rather than re-arm
+        // the runtime's timer on every exchange (see the server driver).
+        if self.timer_at.is_none_or(|armed| deadline < armed) {
             match &mut self.timer {
                 Some(t) => t.reset(deadline),
                 None => self.timer = Some(self.rt.timer(deadline)),
@@ -424,6 +426,10 @@ impl<R: Runtime> ClientDriver<R> {
             return false;
         }
         self.timer_at = None;
+        if deadline > self.rt.now() {
+            // Fired early: the deadline moved on; arm for the real one.
+            return true;
+        }
         self.last_activity = self.rt.now();
         if idle.is_some() {
             self.tell_agent(|a, h| a.on_timeout(h));

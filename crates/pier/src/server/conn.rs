@@ -443,7 +443,15 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             self.timer_at = None;
             return false;
         };
-        if self.timer_at != Some(deadline) {
+        // Deadlines mostly move later (every request pushes them on): keep
+        // an earlier timer armed and let it fire early rather than touch
+        // the runtime's timer on every request. Only an earlier deadline
+        // re-arms it.
+        let rearm = match self.timer_at {
+            Some(armed) => deadline < armed,
+            None => true,
+        };
+        if rearm {
             match &mut self.timer {
                 Some(t) => t.reset(deadline),
                 None => self.timer = Some(self.rt.timer(deadline)),
@@ -456,6 +464,10 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         }
         self.timer_at = None;
         let now = self.rt.now();
+        if deadline > now {
+            // Fired early (the deadline moved on): arm for the real one.
+            return true;
+        }
         lock(&self.shared).conn.handle_timeout(now);
         if idle_at.is_some_and(|t| t <= now) {
             // node: S4
