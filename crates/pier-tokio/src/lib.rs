@@ -179,6 +179,25 @@ pub async fn get(url: &str) -> Result<Response, RequestError> {
     req.end(Bytes::new()).await
 }
 
+/// The byte-moving half of `Transport`, the same for every tokio stream.
+macro_rules! stream_io {
+    () => {
+        fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+            poll_read_into(&mut self.0, cx, buf)
+        }
+        fn poll_write_vectored(
+            &mut self,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+        }
+        fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.0).poll_shutdown(cx)
+        }
+    };
+}
+
 /// A tokio stream as a Pier transport.
 #[derive(Debug)]
 pub struct Stream<S>(pub S);
@@ -197,19 +216,7 @@ fn poll_read_into<S: AsyncRead + Unpin>(
 }
 
 impl Transport for Stream<tokio::net::TcpStream> {
-    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        poll_read_into(&mut self.0, cx, buf)
-    }
-    fn poll_write_vectored(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
+    stream_io!();
     fn set_nodelay(&self, on: bool) -> io::Result<()> {
         self.0.set_nodelay(on)
     }
@@ -234,19 +241,7 @@ impl Transport for Stream<tokio::net::TcpStream> {
 
 #[cfg(unix)]
 impl Transport for Stream<tokio::net::UnixStream> {
-    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        poll_read_into(&mut self.0, cx, buf)
-    }
-    fn poll_write_vectored(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
+    stream_io!();
     fn peer_addr(&self) -> Option<PeerAddr> {
         Some(PeerAddr::Unix(
             self.0

@@ -32,6 +32,7 @@ mod incoming;
 mod outgoing;
 pub mod runtime;
 mod server;
+mod write;
 
 pub use body::{Body, BodyError};
 pub use bytes::Bytes;

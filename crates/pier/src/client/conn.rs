@@ -6,13 +6,11 @@ use super::agent::AgentRef;
 use super::RequestError;
 use crate::body::{self, Body, BodyError, BodySender};
 use crate::runtime::{Runtime, Timer, Transport};
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use pier_pool::Release;
 use pier_proto::{ClientConn, Event, ResponseHead};
-use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -316,31 +314,7 @@ impl<R: Runtime> ClientDriver<R> {
         let Some(io) = self.io.as_mut() else {
             return Ok(false);
         };
-        let mut progress = false;
-        while !self.out.is_empty() {
-            let written = {
-                let slices: SmallVec<[IoSlice<'_>; 32]> =
-                    self.out.iter().take(32).map(|b| IoSlice::new(b)).collect();
-                io.poll_write_vectored(cx, &slices)
-            };
-            match written {
-                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Err(()),
-                Poll::Ready(Ok(mut n)) => {
-                    progress = true;
-                    while n > 0 {
-                        let front = self.out.front_mut().expect("queued");
-                        if n >= front.len() {
-                            n -= front.len();
-                            self.out.pop_front();
-                        } else {
-                            front.advance(n);
-                            n = 0;
-                        }
-                    }
-                }
-                Poll::Pending => break,
-            }
-        }
+        let progress = crate::write::poll_write_queue(io.as_mut(), cx, &mut self.out)?;
         if progress {
             self.last_activity = self.rt.now();
             let mut s = lock(&self.shared);

@@ -8,12 +8,10 @@ use super::{ClientError, Inner, ServerResponse, Upgraded};
 use crate::body::{self, BodyError, BodySender};
 use crate::incoming::IncomingMessage;
 use crate::runtime::{BoxFuture, PeerAddr, Runtime, Timer, Transport};
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use pier_proto::{Event, Expectation, ParseError, RequestHead, ServerConn, Version};
-use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::io::IoSlice;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -26,7 +24,6 @@ thread_local! {
     static READ_SCRATCH: std::cell::RefCell<Box<[u8]>> =
         std::cell::RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
 }
-const MAX_IOVECS: usize = 32;
 
 enum HandOffKind {
     Connect,
@@ -322,36 +319,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         let Some(io) = self.io.as_mut() else {
             return Err(());
         };
-        let mut progress = false;
-        while !self.out.is_empty() {
-            let written = {
-                let slices: SmallVec<[IoSlice<'_>; MAX_IOVECS]> = self
-                    .out
-                    .iter()
-                    .take(MAX_IOVECS)
-                    .map(|b| IoSlice::new(b))
-                    .collect();
-                io.poll_write_vectored(cx, &slices)
-            };
-            match written {
-                Poll::Ready(Ok(0)) => return Err(()),
-                Poll::Ready(Ok(mut n)) => {
-                    progress = true;
-                    while n > 0 {
-                        let front = self.out.front_mut().expect("written bytes were queued");
-                        if n >= front.len() {
-                            n -= front.len();
-                            self.out.pop_front();
-                        } else {
-                            front.advance(n);
-                            n = 0;
-                        }
-                    }
-                }
-                Poll::Ready(Err(_)) => return Err(()),
-                Poll::Pending => break,
-            }
-        }
+        let progress = crate::write::poll_write_queue(io, cx, &mut self.out)?;
         if progress {
             let mut s = lock(&self.shared);
             let queued: usize =

@@ -1,0 +1,49 @@
+//! Vectored writing of a queue of buffers, shared by both connection tasks.
+
+use crate::runtime::Transport;
+use bytes::{Buf, Bytes};
+use smallvec::SmallVec;
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::task::{Context, Poll};
+
+/// Buffers handed to one `writev` at most.
+const MAX_IOVECS: usize = 32;
+
+/// Writes as much of `out` as the transport takes now. `Ok(true)` when
+/// bytes went out, `Err(())` when the transport is broken.
+pub(crate) fn poll_write_queue(
+    io: &mut dyn Transport,
+    cx: &mut Context<'_>,
+    out: &mut VecDeque<Bytes>,
+) -> Result<bool, ()> {
+    let mut progress = false;
+    while !out.is_empty() {
+        let written = {
+            let slices: SmallVec<[IoSlice<'_>; MAX_IOVECS]> = out
+                .iter()
+                .take(MAX_IOVECS)
+                .map(|b| IoSlice::new(b))
+                .collect();
+            io.poll_write_vectored(cx, &slices)
+        };
+        match written {
+            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Err(()),
+            Poll::Ready(Ok(mut n)) => {
+                progress = true;
+                while n > 0 {
+                    let front = out.front_mut().expect("written bytes were queued");
+                    if n >= front.len() {
+                        n -= front.len();
+                        out.pop_front();
+                    } else {
+                        front.advance(n);
+                        n = 0;
+                    }
+                }
+            }
+            Poll::Pending => break,
+        }
+    }
+    Ok(progress)
+}
