@@ -353,7 +353,7 @@ impl ClientConn {
             keep_alive_hint: facts.keep_alive_hint,
         };
         if interim {
-            return Ok(Some(Event::Informational(head)));
+            return Ok(Some(Event::Informational(Box::new(head))));
         }
         self.responses += 1;
         self.current_keep_alive = keep_alive;
@@ -368,7 +368,7 @@ impl ClientConn {
                 true,
             ));
         }
-        Ok(Some(Event::Response(head)))
+        Ok(Some(Event::Response(Box::new(head))))
     }
 
     fn response_ended(&mut self, trailers: RawHeaders) -> Event {

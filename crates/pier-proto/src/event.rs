@@ -4,17 +4,18 @@ use crate::headers::RawHeaders;
 use crate::message::{RequestHead, ResponseHead};
 use bytes::Bytes;
 
-/// One step of an incoming message stream (h11's vocabulary).
+/// One step of an incoming message stream (h11's vocabulary). Heads are
+/// boxed so that the frequent `Data` events stay small to move.
 #[derive(Clone, Debug)]
 pub enum Event {
     /// A request head (server side). Its body follows as `Data`, then `End`.
-    Request(RequestHead),
+    Request(Box<RequestHead>),
     /// A final response head, or 101 (client side). Body and `End` follow,
     /// or `Upgrade` for 101 and for 2xx answers to CONNECT.
-    Response(ResponseHead),
+    Response(Box<ResponseHead>),
     /// An interim 1xx response other than 101 (client side): `100 Continue`,
     /// `102`, `103 Early Hints`, … More heads follow.
-    Informational(ResponseHead),
+    Informational(Box<ResponseHead>),
     /// A piece of body, shared with the input buffer (never copied).
     Data(Bytes),
     /// The message is complete; its trailers (empty unless chunked with trailers).

@@ -327,7 +327,7 @@ impl ServerConn {
                 false,
             ));
         }
-        Ok(Some(Event::Request(head)))
+        Ok(Some(Event::Request(Box::new(head))))
     }
 
     fn request_ended(&mut self, trailers: RawHeaders) -> Event {

@@ -167,7 +167,7 @@ impl<R: Runtime> ClientDriver<R> {
                         Event::Informational(head) => {
                             if let Some(mb) = s.exchange.clone() {
                                 let mut ex = lock_ex(&mb);
-                                ex.informational.push_back(head);
+                                ex.informational.push_back(*head);
                                 ex.wake();
                             }
                         }
@@ -181,11 +181,11 @@ impl<R: Runtime> ClientDriver<R> {
                                 let mut ex = lock_ex(&mb);
                                 if upgrade {
                                     self.upgrade_pending = true;
-                                    ex.head = Some(Ok(head));
+                                    ex.head = Some(Ok(*head));
                                 } else {
                                     let (tx, rx) = body::channel();
                                     self.body = Some(tx);
-                                    ex.head = Some(Ok(head));
+                                    ex.head = Some(Ok(*head));
                                     ex.body = Some(rx);
                                     ex.wake();
                                 }

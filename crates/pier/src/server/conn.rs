@@ -153,7 +153,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
 
     fn on_event(&mut self, ev: Event) {
         match ev {
-            Event::Request(head) => self.on_request(head),
+            Event::Request(head) => self.on_request(*head),
             Event::Data(data) => match &self.body {
                 Some(tx) if !tx.reader_gone() => tx.push(data),
                 _ => {
