@@ -7,6 +7,9 @@ use bytes::Bytes;
 /// One step of an incoming message stream (h11's vocabulary). Heads are
 /// boxed so that the frequent `Data` events stay small to move.
 #[derive(Clone, Debug)]
+// `End` stays unboxed: it comes once per message, usually with no
+// trailers, and boxing it would allocate for every message.
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// A request head (server side). Its body follows as `Data`, then `End`.
     Request(Box<RequestHead>),
