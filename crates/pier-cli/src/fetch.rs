@@ -30,9 +30,24 @@ async fn fetch<R: Runtime>(rt: R, o: FetchOptions) -> Result<String, String> {
         .collect();
     let verbose = o.verbose;
     let mut req = ClientRequest::new(rt, opts).map_err(|e| e.to_string())?;
-    trace(verbose, "request created");
     let body = o.data.map(Bytes::from).unwrap_or_default();
-    let mut res = req.end(body).await.map_err(|e| e.to_string())?;
+    let outcome = req.end(body).await;
+    // The events in Node's order, like `curl -v`.
+    trace(
+        verbose,
+        &format!("socket (reused: {})", req.reused_socket()),
+    );
+    for head in req.informational() {
+        if head.status() == 100 {
+            trace(verbose, "continue");
+        } else {
+            trace(verbose, &format!("information {}", head.status()));
+        }
+    }
+    if req.retried() {
+        trace(verbose, "retried once on a new socket");
+    }
+    let mut res = outcome.map_err(|e| e.to_string())?;
     trace(
         verbose,
         &format!(
