@@ -25,6 +25,19 @@ thread_local! {
         std::cell::RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
 }
 
+/// What one turn of the driver's loop knows about the shared state.
+struct Snapshot {
+    destroy: bool,
+    should_close: bool,
+    gone: bool,
+    handlers: usize,
+    owed: usize,
+    close_when_idle: bool,
+    is_idle: bool,
+    wants_read: bool,
+    deadline: Option<Instant>,
+}
+
 enum HandOffKind {
     Connect,
     Upgrade,
@@ -306,10 +319,25 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         }
     }
 
-    fn take_transmit(&mut self) {
+    /// One look at the shared state per turn of the loop: moves the
+    /// transmit buffers out and reads every flag the rest of the turn
+    /// needs, under a single lock.
+    fn snapshot(&mut self, now: Instant) -> Snapshot {
         let mut s = lock(&self.shared);
         while let Some(b) = s.conn.poll_transmit() {
             self.out.push_back(b);
+        }
+        let is_idle = s.conn.is_idle();
+        Snapshot {
+            destroy: s.destroy,
+            should_close: s.conn.should_close(),
+            gone: s.gone,
+            handlers: s.handlers,
+            owed: s.owed(),
+            close_when_idle: s.close_when_idle,
+            is_idle,
+            wants_read: s.conn.wants_read() && !(s.close_when_idle && is_idle),
+            deadline: s.conn.poll_timeout(now),
         }
     }
 
@@ -333,15 +361,10 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         Ok(progress)
     }
 
-    fn may_read(&self, cx: &Context<'_>) -> bool {
-        if self.eof || self.hand_off.is_some() {
+    fn may_read(&self, cx: &Context<'_>, snap: &Snapshot) -> bool {
+        if self.eof || self.hand_off.is_some() || !snap.wants_read {
             return false;
         }
-        let s = lock(&self.shared);
-        if !s.conn.wants_read() || s.close_when_idle && s.conn.is_idle() {
-            return false;
-        }
-        drop(s);
         match &self.body {
             Some(tx) => tx.buffered(cx) < self.server.options.high_water_mark.max(READ_CHUNK),
             None => true,
@@ -349,8 +372,8 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     }
 
     /// Reads once; returns whether anything happened. `Err` on a broken transport.
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
-        if !self.may_read(cx) {
+    fn poll_read(&mut self, cx: &mut Context<'_>, snap: &Snapshot) -> Result<bool, ()> {
+        if !self.may_read(cx, snap) {
             return Ok(false);
         }
         let Some(io) = self.io.as_mut() else {
@@ -388,16 +411,9 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     }
 
     /// Keeps the timer at the protocol's deadline (and `server.timeout`).
-    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
-        let now = self.rt.now();
+    fn poll_timer(&mut self, cx: &mut Context<'_>, snap: &Snapshot) -> bool {
         let inactivity = self.server.options.timeout;
-        let (proto, idle) = {
-            let mut s = lock(&self.shared);
-            (
-                s.conn.poll_timeout(now),
-                s.conn.is_idle() && s.handlers == 0,
-            )
-        };
+        let (proto, idle) = (snap.deadline, snap.is_idle && snap.handlers == 0);
         // Between requests the keep-alive timeout replaces `server.timeout`
         // (as in Node), unless keep-alive idling is unlimited.
         let keep_alive_owns_idle = idle && !self.server.options.keep_alive_timeout.is_zero();
@@ -451,17 +467,17 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         true
     }
 
-    fn finished(&self) -> bool {
-        let s = lock(&self.shared);
-        if s.destroy {
+    fn finished(&self, snap: &Snapshot) -> bool {
+        if snap.destroy {
             return true;
         }
-        if !self.out.is_empty() || s.conn.pending_transmit() > 0 {
+        // The snapshot drained the transmit queue; what is left is ours.
+        if !self.out.is_empty() {
             return false;
         }
-        s.conn.should_close() && (s.handlers == 0 || s.gone)
-            || s.close_when_idle && s.conn.is_idle() && s.handlers == 0
-            || (self.eof && s.handlers == 0 && s.owed() == 0)
+        snap.should_close && (snap.handlers == 0 || snap.gone)
+            || snap.close_when_idle && snap.is_idle && snap.handlers == 0
+            || (self.eof && snap.handlers == 0 && snap.owed == 0)
     }
 
     fn ready_to_hand_off(&self) -> bool {
@@ -517,7 +533,8 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
         loop {
             let mut progress = this.poll_tasks(cx);
             progress |= this.poll_events();
-            this.take_transmit();
+            let now = this.rt.now();
+            let snap = this.snapshot(now);
             match this.poll_write(cx) {
                 Ok(p) => progress |= p,
                 Err(()) => break,
@@ -526,7 +543,7 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
                 this.hand_off();
                 break;
             }
-            if this.finished() {
+            if this.finished(&snap) {
                 // Send FIN after the last byte; a refusal here changes nothing.
                 if let Some(io) = this.io.as_mut() {
                     if io.poll_shutdown(cx).is_pending() {
@@ -535,11 +552,11 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
                 }
                 break;
             }
-            match this.poll_read(cx) {
+            match this.poll_read(cx, &snap) {
                 Ok(p) => progress |= p,
                 Err(()) => break,
             }
-            progress |= this.poll_timer(cx);
+            progress |= this.poll_timer(cx, &snap);
             if !progress {
                 return Poll::Pending;
             }

@@ -5,6 +5,7 @@ use super::shared::{lock, Cmd, SharedRef, WriteError};
 use crate::outgoing::OutgoingHeaders;
 use bytes::Bytes;
 use pier_proto::{validate_field, BodyHint, LocalError};
+use smallvec::SmallVec;
 use std::future::poll_fn;
 use std::task::Poll;
 
@@ -158,16 +159,22 @@ impl ServerResponse {
         if self.headers_sent {
             return Ok(());
         }
+        let cmd = self.head_cmd(hint);
+        self.submit(cmd)
+    }
+
+    /// The head command; marks the head as sent.
+    fn head_cmd(&mut self, hint: BodyHint) -> Cmd {
         self.headers_sent = true;
         // The store is spent once the head is out: move, don't copy.
         let headers = std::mem::take(&mut self.headers).into_pairs();
-        self.submit(Cmd::Head {
+        Cmd::Head {
             status: self.status_code,
             reason: self.status_message.as_bytes().to_vec(),
             headers,
             hint,
             send_date: self.send_date,
-        })
+        }
     }
 
     /// Sends the head now, framed for a streamed body (Node's `flushHeaders`).
@@ -252,20 +259,27 @@ impl ServerResponse {
         if self.finished {
             return Ok(());
         }
+        // Head, body and end go in under one lock: the common whole
+        // response costs one round trip to the connection.
+        let mut cmds: SmallVec<[Cmd; 3]> = SmallVec::new();
         if !self.headers_sent {
             let hint = if data.is_empty() {
                 BodyHint::Empty
             } else {
                 BodyHint::Length(data.len() as u64)
             };
-            self.send_head(hint)?;
+            cmds.push(self.head_cmd(hint));
         }
         if !data.is_empty() {
-            self.submit(Cmd::Data(data))?;
+            cmds.push(Cmd::Data(data));
         }
         self.finished = true;
-        let trailers = std::mem::take(&mut self.trailers);
-        self.submit(Cmd::End(trailers))
+        cmds.push(Cmd::End(std::mem::take(&mut self.trailers)));
+        let mut s = lock(&self.shared);
+        for cmd in cmds {
+            s.submit(self.id, cmd)?;
+        }
+        Ok(())
     }
 }
 
