@@ -1878,12 +1878,15 @@ async fn node_server_sees_one_connection_for_pooled_requests() {
     }
     ids.sort();
     ids.dedup();
-    // Three new connections were opened; which request rides which one
-    // depends on timing (a socket freed first serves the oldest waiting
-    // request, as in Node's queue), so only the set is fixed.
-    assert!(ids.len() >= 3 && ids.iter().all(|id| ["1", "2", "3", "4"].contains(&id.as_str())), "{ids:?}");
-    assert_eq!(agent.stats().connected, 4);
-    assert_eq!(agent.free_sockets(), vec![(name(node.port), 4)]);
+    // Which request rides which socket, and how many new connections the
+    // burst needs, depend on timing: a socket freed during the burst
+    // serves the oldest waiting request (as Node's queue does). What is
+    // fixed: never more than one socket per request, and every socket
+    // the agent opened ends up free for reuse.
+    let connected = agent.stats().connected as usize;
+    assert!(ids.iter().all(|id| ["1", "2", "3", "4", "5"].contains(&id.as_str())), "{ids:?}");
+    assert!((ids.len()..=5).contains(&connected), "{ids:?} over {connected} connections");
+    assert_eq!(agent.free_sockets(), vec![(name(node.port), connected)]);
 }
 
 #[tokio::test]
