@@ -300,10 +300,7 @@ impl ChunkedDecoder {
                         return Err((ErrorCode::InvalidTrailer, 0));
                     }
                 }
-                let keep = self.limits.max_headers_count;
-                if keep != 0 && trailers.len() > keep / 2 {
-                    trailers.truncate(keep / 2);
-                }
+                trailers.truncate_to(self.limits.fields_kept());
                 self.state = State::Done;
                 Ok(Some(Decoded::End(trailers)))
             }

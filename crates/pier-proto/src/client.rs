@@ -10,7 +10,7 @@ use crate::error::{ErrorCode, LocalError, ParseError};
 use crate::event::Event;
 use crate::framing::{self, BodyKind};
 use crate::head::{parse_response, Parsed};
-use crate::headers::RawHeaders;
+use crate::headers::{truncate_entries, RawHeaders};
 use crate::message::ResponseHead;
 use crate::method::Method;
 use bytes::{BufMut, Bytes};
@@ -337,11 +337,7 @@ impl ClientConn {
             && framing::persistent(raw.version, &facts)
             && body != BodyKind::CloseDelimited;
         let mut entries = raw.entries;
-        let keep = self.config.limits.max_headers_count / 2;
-        let truncated = self.config.limits.max_headers_count != 0 && entries.len() > keep;
-        if truncated {
-            entries.truncate(keep);
-        }
+        let truncated = truncate_entries(&mut entries, self.config.limits.fields_kept());
         let head = ResponseHead {
             version: raw.version,
             status,

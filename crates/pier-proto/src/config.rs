@@ -28,6 +28,13 @@ pub struct Limits {
     pub max_buffered_input: usize,
 }
 
+impl Limits {
+    /// How many fields a head or trailer section keeps (`None`: all).
+    pub(crate) fn fields_kept(&self) -> Option<usize> {
+        (self.max_headers_count != 0).then_some(self.max_headers_count / 2)
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {

@@ -7,6 +7,7 @@
 
 use crate::chunked::size_line;
 use crate::error::LocalError;
+use crate::framing::parse_content_length;
 use crate::syntax::{is_outgoing_target_byte, is_token, is_valid_name, is_valid_value, list_items};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -101,15 +102,10 @@ pub(crate) fn write_fields<N: AsRef<[u8]>, V: AsRef<[u8]>>(
     let mut facts = OutFacts::default();
     for (n, v) in fields {
         let (name, value) = (n.as_ref(), v.as_ref());
-        if !is_valid_name(name) {
-            return Err(LocalError::InvalidHeaderName);
-        }
-        if !is_valid_value(value) {
-            return Err(LocalError::InvalidHeaderValue);
-        }
+        validate_field(name, value)?;
         if name.eq_ignore_ascii_case(b"content-length") {
             // Exactly what a strict peer accepts: digits only, said once.
-            let n = parse_decimal(value).ok_or(LocalError::InvalidFraming)?;
+            let n = parse_content_length(value).ok_or(LocalError::InvalidFraming)?;
             if facts.content_length.is_some() {
                 return Err(LocalError::InvalidFraming);
             }
@@ -168,15 +164,6 @@ pub fn validate_field(name: &[u8], value: &[u8]) -> Result<(), LocalError> {
         return Err(LocalError::InvalidHeaderValue);
     }
     Ok(())
-}
-
-fn parse_decimal(v: &[u8]) -> Option<u64> {
-    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    v.iter().try_fold(0u64, |n, &b| {
-        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-    })
 }
 
 /// Upper bound of the bytes `fields` will take on the wire.

@@ -81,7 +81,7 @@ fn mentions_100_continue(value: &[u8]) -> bool {
 }
 
 /// Strict Content-Length: digits only, no sign, no list, fits in u64.
-fn parse_content_length(value: &[u8]) -> Option<u64> {
+pub(crate) fn parse_content_length(value: &[u8]) -> Option<u64> {
     if value.is_empty() {
         return None;
     }

@@ -18,6 +18,18 @@ pub(crate) struct Entry {
 
 pub(crate) type Entries = SmallVec<[Entry; 16]>;
 
+/// Drops the entries beyond `keep` (Node truncates, never errors); says
+/// whether any were dropped.
+pub(crate) fn truncate_entries(entries: &mut Entries, keep: Option<usize>) -> bool {
+    match keep {
+        Some(keep) if entries.len() > keep => {
+            entries.truncate(keep);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Header or trailer fields as received: names with their original case,
 /// in arrival order, repeated names kept. The bytes are shared with the
 /// received buffer, never copied.
@@ -208,8 +220,9 @@ impl RawHeaders {
         &self.buf
     }
 
-    pub(crate) fn truncate(&mut self, len: usize) {
-        self.entries.truncate(len);
+    /// Drops the fields beyond `keep`; says whether any were dropped.
+    pub(crate) fn truncate_to(&mut self, keep: Option<usize>) -> bool {
+        truncate_entries(&mut self.entries, keep)
     }
 }
 

@@ -8,7 +8,7 @@ use crate::error::{ErrorCode, LocalError, ParseError};
 use crate::event::Event;
 use crate::framing::{self, Expectation};
 use crate::head::{parse_request, Parsed};
-use crate::headers::RawHeaders;
+use crate::headers::{truncate_entries, RawHeaders};
 use crate::message::RequestHead;
 use crate::method::Version;
 use crate::timer::{earliest, Deadline};
@@ -289,11 +289,7 @@ impl ServerConn {
         let connect = raw.method.is_connect();
         let upgrade = connect || (facts.conn_upgrade && facts.has_upgrade);
         let mut entries = raw.entries;
-        let keep = self.config.limits.max_headers_count / 2;
-        let truncated = self.config.limits.max_headers_count != 0 && entries.len() > keep;
-        if truncated {
-            entries.truncate(keep);
-        }
+        let truncated = truncate_entries(&mut entries, self.config.limits.fields_kept());
         let head = RequestHead {
             method: raw.method,
             target: raw.target,
