@@ -29,6 +29,7 @@ mod body;
 mod client;
 mod date;
 mod incoming;
+mod lazy_timer;
 mod outgoing;
 pub mod runtime;
 mod server;

@@ -5,7 +5,8 @@
 use super::agent::AgentRef;
 use super::RequestError;
 use crate::body::{self, Body, BodyError, BodySender};
-use crate::runtime::{Runtime, Timer, Transport};
+use crate::lazy_timer::{Fired, LazyTimer};
+use crate::runtime::{Runtime, Transport};
 use bytes::Bytes;
 use pier_pool::Release;
 use pier_proto::{ClientConn, Event, ResponseHead};
@@ -111,8 +112,7 @@ pub(crate) struct ClientDriver<R: Runtime> {
     agent: Option<(AgentRef, u64)>,
     body: Option<BodySender>,
     out: VecDeque<Bytes>,
-    timer: Option<R::Timer>,
-    timer_at: Option<Instant>,
+    timer: LazyTimer<R>,
     last_activity: Instant,
     eof: bool,
     upgrade_pending: bool,
@@ -134,8 +134,7 @@ impl<R: Runtime> ClientDriver<R> {
             agent,
             body: None,
             out: VecDeque::new(),
-            timer: None,
-            timer_at: None,
+            timer: LazyTimer::new(),
             last_activity: now,
             eof: false,
             upgrade_pending: false,
@@ -378,31 +377,13 @@ impl<R: Runtime> ClientDriver<R> {
             };
             (idle, exchange)
         };
-        let limit = idle.or(exchange_timeout);
-        let Some(limit) = limit else {
-            self.timer_at = None;
-            return false;
-        };
-        let deadline = self.last_activity + limit;
-        // Keep an earlier timer and let it fire early rather than re-arm
-        // the runtime's timer on every exchange (see the server driver).
-        if self.timer_at.is_none_or(|armed| deadline < armed) {
-            match &mut self.timer {
-                Some(t) => t.reset(deadline),
-                None => self.timer = Some(self.rt.timer(deadline)),
-            }
-            self.timer_at = Some(deadline);
-        }
-        if Pin::new(self.timer.as_mut().expect("armed"))
-            .poll(cx)
-            .is_pending()
-        {
-            return false;
-        }
-        self.timer_at = None;
-        if deadline > self.rt.now() {
-            // Fired early: the deadline moved on; arm for the real one.
-            return true;
+        let deadline = idle
+            .or(exchange_timeout)
+            .map(|limit| self.last_activity + limit);
+        match self.timer.poll(&self.rt, cx, deadline) {
+            Poll::Pending => return false,
+            Poll::Ready(Fired::Early) => return true,
+            Poll::Ready(Fired::Due(_)) => {}
         }
         self.last_activity = self.rt.now();
         if idle.is_some() {

@@ -7,7 +7,8 @@ use super::shared::{lock, Shared, SharedRef};
 use super::{ClientError, Inner, ServerResponse, Upgraded};
 use crate::body::{self, BodyError, BodySender};
 use crate::incoming::IncomingMessage;
-use crate::runtime::{BoxFuture, PeerAddr, Runtime, Timer, Transport};
+use crate::lazy_timer::{Fired, LazyTimer};
+use crate::runtime::{BoxFuture, PeerAddr, Runtime, Transport};
 use bytes::Bytes;
 use pier_proto::{Event, Expectation, ParseError, RequestHead, ServerConn, Version};
 use std::collections::VecDeque;
@@ -54,8 +55,7 @@ pub(crate) struct Driver<R: Runtime, T: Transport> {
     /// Body bytes nobody reads, counted to bound the draining.
     unread: u64,
     out: VecDeque<Bytes>,
-    timer: Option<R::Timer>,
-    timer_at: Option<Instant>,
+    timer: LazyTimer<R>,
     last_activity: Instant,
     eof: bool,
     /// A request waiting to be handed off with the connection.
@@ -96,8 +96,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             body: None,
             unread: 0,
             out: VecDeque::new(),
-            timer: None,
-            timer_at: None,
+            timer: LazyTimer::new(),
             last_activity: now,
             eof: false,
             hand_off: None,
@@ -423,35 +422,11 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let Some(deadline) = deadline else {
-            self.timer_at = None;
-            return false;
+        let now = match self.timer.poll(&self.rt, cx, deadline) {
+            Poll::Pending => return false,
+            Poll::Ready(Fired::Early) => return true,
+            Poll::Ready(Fired::Due(now)) => now,
         };
-        // Deadlines mostly move later (every request pushes them on): keep
-        // an earlier timer armed and let it fire early rather than touch
-        // the runtime's timer on every request. Only an earlier deadline
-        // re-arms it.
-        let rearm = match self.timer_at {
-            Some(armed) => deadline < armed,
-            None => true,
-        };
-        if rearm {
-            match &mut self.timer {
-                Some(t) => t.reset(deadline),
-                None => self.timer = Some(self.rt.timer(deadline)),
-            }
-            self.timer_at = Some(deadline);
-        }
-        let timer = self.timer.as_mut().expect("armed above");
-        if Pin::new(timer).poll(cx).is_pending() {
-            return false;
-        }
-        self.timer_at = None;
-        let now = self.rt.now();
-        if deadline > now {
-            // Fired early (the deadline moved on): arm for the real one.
-            return true;
-        }
         lock(&self.shared).conn.handle_timeout(now);
         if idle_at.is_some_and(|t| t <= now) {
             // node: S4

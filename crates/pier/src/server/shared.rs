@@ -224,14 +224,15 @@ impl Shared {
             && !slot.last_allowed
             && !close_delimited
             && !self.close_when_idle;
-        let date = crate::date::http_date();
+        // Formatted only when it will be sent.
+        let date = (send_date && !has("date")).then(crate::date::http_date);
         // The caller's fields, then Node's additions, borrowed: no copies.
         let mut fields: SmallVec<[(&[u8], &[u8]); 12]> = headers
             .iter()
             .map(|(n, v)| (n.as_bytes(), v.as_slice()))
             .collect();
-        if send_date && !has("date") {
-            fields.push((b"Date", &date));
+        if let Some(date) = &date {
+            fields.push((b"Date", date));
         }
         if let Some((_, v)) = headers
             .iter()
