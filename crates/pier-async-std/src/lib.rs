@@ -99,40 +99,36 @@ fn poll_io_read<S: AsyncRead + Unpin>(
     Pin::new(s).poll_read(cx, buf)
 }
 
+/// The byte-moving half of `Transport`, the same for TCP and Unix streams.
+macro_rules! stream_io {
+    () => {
+        fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+            poll_io_read(&mut self.0, cx, buf)
+        }
+        fn poll_write_vectored(
+            &mut self,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+        }
+        fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            // async-io's close only flushes: send the FIN ourselves.
+            std::task::ready!(Pin::new(&mut self.0).poll_close(cx))?;
+            Poll::Ready(ignore_not_connected(
+                self.0.get_ref().shutdown(std::net::Shutdown::Write),
+            ))
+        }
+    };
+}
+
 impl Transport for Stream<Async<TcpStream>> {
-    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        poll_io_read(&mut self.0, cx, buf)
-    }
-    fn poll_write_vectored(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // async-io's close only flushes: send the FIN ourselves.
-        std::task::ready!(Pin::new(&mut self.0).poll_close(cx))?;
-        Poll::Ready(ignore_not_connected(
-            self.0.get_ref().shutdown(std::net::Shutdown::Write),
-        ))
-    }
+    stream_io!();
     fn set_nodelay(&self, on: bool) -> io::Result<()> {
         self.0.get_ref().set_nodelay(on)
     }
     fn set_keepalive(&self, delay: Option<Duration>) -> io::Result<()> {
-        let sock = socket2::SockRef::from(self.0.get_ref());
-        match delay {
-            Some(d) => {
-                let d = if d.is_zero() {
-                    Duration::from_secs(1)
-                } else {
-                    d
-                };
-                sock.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(d))
-            }
-            None => sock.set_keepalive(false),
-        }
+        runtime::set_tcp_keepalive(self.0.get_ref(), delay)
     }
     fn peer_addr(&self) -> Option<PeerAddr> {
         self.0.get_ref().peer_addr().ok().map(PeerAddr::Tcp)
@@ -141,22 +137,7 @@ impl Transport for Stream<Async<TcpStream>> {
 
 #[cfg(unix)]
 impl Transport for Stream<Async<std::os::unix::net::UnixStream>> {
-    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        poll_io_read(&mut self.0, cx, buf)
-    }
-    fn poll_write_vectored(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        std::task::ready!(Pin::new(&mut self.0).poll_close(cx))?;
-        Poll::Ready(ignore_not_connected(
-            self.0.get_ref().shutdown(std::net::Shutdown::Write),
-        ))
-    }
+    stream_io!();
     fn peer_addr(&self) -> Option<PeerAddr> {
         Some(PeerAddr::Unix(
             self.0

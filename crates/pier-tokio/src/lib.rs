@@ -221,18 +221,7 @@ impl Transport for Stream<tokio::net::TcpStream> {
         self.0.set_nodelay(on)
     }
     fn set_keepalive(&self, delay: Option<Duration>) -> io::Result<()> {
-        let sock = socket2::SockRef::from(&self.0);
-        match delay {
-            Some(d) => {
-                let d = if d.is_zero() {
-                    Duration::from_secs(1)
-                } else {
-                    d
-                };
-                sock.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(d))
-            }
-            None => sock.set_keepalive(false),
-        }
+        runtime::set_tcp_keepalive(&self.0, delay)
     }
     fn peer_addr(&self) -> Option<PeerAddr> {
         self.0.peer_addr().ok().map(PeerAddr::Tcp)

@@ -139,3 +139,39 @@ pub trait Runtime: Clone + Send + Sync + 'static {
     /// Opens a Unix-socket connection.
     fn connect_unix(&self, path: &std::path::Path) -> ConnectFuture;
 }
+
+/// TCP keep-alive the way Node's `setKeepAlive(enable, initialDelay)` sets
+/// it (`None` turns it off; a zero delay means one second), for runtime
+/// crates implementing [`Transport::set_keepalive`] on their TCP streams.
+#[cfg(unix)]
+pub fn set_tcp_keepalive<S: std::os::fd::AsFd>(
+    socket: &S,
+    delay: Option<std::time::Duration>,
+) -> io::Result<()> {
+    keepalive(socket2::SockRef::from(socket), delay)
+}
+
+/// TCP keep-alive the way Node's `setKeepAlive(enable, initialDelay)` sets
+/// it (`None` turns it off; a zero delay means one second), for runtime
+/// crates implementing [`Transport::set_keepalive`] on their TCP streams.
+#[cfg(windows)]
+pub fn set_tcp_keepalive<S: std::os::windows::io::AsSocket>(
+    socket: &S,
+    delay: Option<std::time::Duration>,
+) -> io::Result<()> {
+    keepalive(socket2::SockRef::from(socket), delay)
+}
+
+fn keepalive(sock: socket2::SockRef<'_>, delay: Option<std::time::Duration>) -> io::Result<()> {
+    match delay {
+        Some(d) => {
+            let d = if d.is_zero() {
+                std::time::Duration::from_secs(1)
+            } else {
+                d
+            };
+            sock.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(d))
+        }
+        None => sock.set_keepalive(false),
+    }
+}
