@@ -1,7 +1,7 @@
 //! Wire transcripts of the Pier server, on every runtime: a plain socket
 //! writes exact request bytes and reads exact response bytes (`Date:`
 //! values normalised to `X`). The cases are written once
-//! (`server_cases.rs`) and run on tokio, async-std and smol.
+//! (`cases/server.rs`) and run on tokio, async-std and smol.
 //!
 //! Every expectation was checked against Node 20 (`http.createServer` and a
 //! raw `net` client). Where Pier differs from Node on purpose, the test

@@ -105,6 +105,16 @@ impl ConnShared {
     }
 }
 
+/// The peer closed before the response: Node's `socket hang up`. The
+/// request fills in whether the socket was reused and whether it retried.
+fn hang_up(bytes_written: u64) -> RequestError {
+    RequestError::SocketHangUp {
+        reused: false,
+        bytes_written,
+        retried: false,
+    }
+}
+
 pub(crate) struct ClientDriver<R: Runtime> {
     io: Option<Box<dyn Transport>>,
     rt: R,
@@ -233,17 +243,13 @@ impl<R: Runtime> ClientDriver<R> {
                 }
                 Err(e) => {
                     self.failed = true;
-                    let hang_up = e.code() == pier_proto::ErrorCode::InvalidEofState;
+                    let closed_early = e.code() == pier_proto::ErrorCode::InvalidEofState;
                     let written = s.written;
                     if let Some(mb) = s.exchange.clone() {
                         let mut ex = lock_ex(&mb);
                         if ex.head.is_none() {
-                            ex.head = Some(Err(if hang_up {
-                                RequestError::SocketHangUp {
-                                    reused: false,
-                                    bytes_written: written,
-                                    retried: false,
-                                }
+                            ex.head = Some(Err(if closed_early {
+                                hang_up(written)
                             } else {
                                 RequestError::Parse(e)
                             }));
@@ -251,7 +257,7 @@ impl<R: Runtime> ClientDriver<R> {
                         ex.wake();
                     }
                     if let Some(tx) = self.body.take() {
-                        tx.fail(if hang_up {
+                        tx.fail(if closed_early {
                             BodyError::Aborted
                         } else {
                             BodyError::Malformed(e.code())
@@ -286,11 +292,7 @@ impl<R: Runtime> ClientDriver<R> {
         if let Some(mb) = s.exchange.clone() {
             let mut ex = lock_ex(&mb);
             if ex.head.is_none() {
-                ex.head = Some(Err(RequestError::SocketHangUp {
-                    reused: false,
-                    bytes_written: written,
-                    retried: false,
-                }));
+                ex.head = Some(Err(hang_up(written)));
                 ex.wake();
             }
         }
@@ -462,11 +464,7 @@ impl<R: Runtime> Future for ClientDriver<R> {
         if let Some(mb) = s.exchange.clone() {
             let mut ex = lock_ex(&mb);
             if ex.head.is_none() && ex.upgraded.is_none() {
-                ex.head = Some(Err(RequestError::SocketHangUp {
-                    reused: false,
-                    bytes_written: written,
-                    retried: false,
-                }));
+                ex.head = Some(Err(hang_up(written)));
             }
             ex.wake();
         }
