@@ -64,7 +64,6 @@ pub struct ClientConn {
     out: Outbound,
     /// A request said `Connection: close`: no more requests may follow it.
     no_more_requests: bool,
-    closed_reported: bool,
     responses: u64,
     /// Whether the response being read lets the connection persist.
     current_keep_alive: bool,
@@ -81,7 +80,6 @@ impl ClientConn {
             sent: VecDeque::new(),
             out: Outbound::default(),
             no_more_requests: false,
-            closed_reported: false,
             responses: 0,
             current_keep_alive: false,
         }
@@ -195,9 +193,7 @@ impl ClientConn {
 
     /// Moves every queued buffer into `out` (for vectored writes).
     pub fn drain_transmit(&mut self, out: &mut Vec<Bytes>) {
-        while let Some(b) = self.out.tx.pop() {
-            out.push(b);
-        }
+        self.out.tx.drain_into(out);
     }
 
     /// Bytes queued for writing.
@@ -269,17 +265,9 @@ impl ClientConn {
                     let n = self.input.buf.len();
                     self.input.advance(n);
                 }
-                Ok(self.report_closed())
+                Ok(self.input.report_closed())
             }
         }
-    }
-
-    fn report_closed(&mut self) -> Option<Event> {
-        if self.input.eof && !self.closed_reported {
-            self.closed_reported = true;
-            return Some(Event::Closed);
-        }
-        None
     }
 
     fn poll_head(&mut self) -> Result<Option<Event>, ParseError> {
@@ -290,7 +278,7 @@ impl ClientConn {
                     return Err(self.input.error(ErrorCode::InvalidEofState, 0));
                 }
                 self.read = Read::Done;
-                return Ok(self.report_closed());
+                return Ok(self.input.report_closed());
             }
             return Ok(None);
         }

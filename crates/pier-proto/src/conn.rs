@@ -5,6 +5,7 @@ use crate::chunked::{ChunkedDecoder, Decoded};
 use crate::config::{Leniency, Limits};
 use crate::encode::{encode_data, encode_end, Encoder, Transmit};
 use crate::error::{ErrorCode, LocalError, ParseError};
+use crate::event::Event;
 use crate::framing::BodyKind;
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -15,6 +16,8 @@ pub(crate) struct Inbound {
     /// Stream offset of `buf[0]`: how many bytes were consumed before it.
     pub(crate) consumed: u64,
     pub(crate) eof: bool,
+    /// `Event::Closed` went out already.
+    closed_reported: bool,
 }
 
 impl Inbound {
@@ -24,6 +27,15 @@ impl Inbound {
 
     pub(crate) fn error(&self, code: ErrorCode, at: usize) -> ParseError {
         ParseError::new(code, self.consumed + at as u64)
+    }
+
+    /// `Event::Closed` once, after the peer's EOF.
+    pub(crate) fn report_closed(&mut self) -> Option<Event> {
+        if self.eof && !self.closed_reported {
+            self.closed_reported = true;
+            return Some(Event::Closed);
+        }
+        None
     }
 
     /// Frees the buffer if it holds nothing.

@@ -43,8 +43,6 @@ pub(crate) struct OutFacts {
     pub(crate) te: Option<bool>, // Some(last coding is chunked)
     pub(crate) conn_close: bool,
     pub(crate) conn_keep_alive: bool,
-    pub(crate) conn_upgrade: bool,
-    pub(crate) has_host: bool,
 }
 
 /// Bytes waiting to be written, in order. Heads and framing are small
@@ -70,6 +68,12 @@ impl Transmit {
             let b = self.scratch.split().freeze();
             self.push(b);
         }
+    }
+
+    /// Moves every queued buffer into `out`, in order.
+    pub(crate) fn drain_into(&mut self, out: &mut Vec<Bytes>) {
+        self.queued_bytes = 0;
+        out.extend(self.queue.drain(..));
     }
 
     pub(crate) fn pop(&mut self) -> Option<Bytes> {
@@ -137,10 +141,7 @@ pub(crate) fn write_fields<N: AsRef<[u8]>, V: AsRef<[u8]>>(
             for item in list_items(value) {
                 facts.conn_close |= item.eq_ignore_ascii_case(b"close");
                 facts.conn_keep_alive |= item.eq_ignore_ascii_case(b"keep-alive");
-                facts.conn_upgrade |= item.eq_ignore_ascii_case(b"upgrade");
             }
-        } else if name.eq_ignore_ascii_case(b"host") {
-            facts.has_host = true;
         }
         out.put_slice(name);
         out.put_slice(b": ");

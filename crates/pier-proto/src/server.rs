@@ -82,7 +82,6 @@ pub struct ServerConn {
     close_after_response: bool,
     /// No more responses will be written; close once transmitted.
     closing: bool,
-    closed_reported: bool,
     idle_expired: bool,
     idle_reported: bool,
     requests: u64,
@@ -104,7 +103,6 @@ impl ServerConn {
             out: Outbound::default(),
             close_after_response: false,
             closing: false,
-            closed_reported: false,
             idle_expired: false,
             idle_reported: false,
             requests: 0,
@@ -233,18 +231,10 @@ impl ServerConn {
                         let n = self.input.buf.len();
                         self.input.advance(n);
                     }
-                    return Ok(self.report_closed());
+                    return Ok(self.input.report_closed());
                 }
             }
         }
-    }
-
-    fn report_closed(&mut self) -> Option<Event> {
-        if self.input.eof && !self.closed_reported {
-            self.closed_reported = true;
-            return Some(Event::Closed);
-        }
-        None
     }
 
     fn poll_head(&mut self) -> Result<Option<Event>, ParseError> {
@@ -257,7 +247,7 @@ impl ServerConn {
                     if self.input.buf.len() == skip {
                         self.input.advance(skip);
                         self.stop_timers();
-                        return Ok(self.report_closed());
+                        return Ok(self.input.report_closed());
                     }
                     return Err(self
                         .input
@@ -606,9 +596,7 @@ impl ServerConn {
 
     /// Moves every queued buffer into `out` (for vectored writes).
     pub fn drain_transmit(&mut self, out: &mut Vec<Bytes>) {
-        while let Some(b) = self.out.tx.pop() {
-            out.push(b);
-        }
+        self.out.tx.drain_into(out);
     }
 
     /// Bytes queued for writing.
