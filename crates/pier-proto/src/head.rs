@@ -625,9 +625,10 @@ fn parse_fields_lenient_response(
     cfg.allow_obsolete_multiline_headers_in_responses(leniency.obs_fold_in_responses);
     cfg.allow_spaces_after_header_name_in_responses(leniency.space_before_colon_in_responses);
     // httparse only offers these for a whole response: hand it a fake status line.
-    let mut fake = b"HTTP/1.1 200 \r\n".to_vec();
-    fake.extend_from_slice(&buf[from..]);
+    // Only what a head may take is copied, never the body behind it.
     let span = (buf.len() - from).min(limits.max_header_size.saturating_mul(4));
+    let mut fake = b"HTTP/1.1 200 \r\n".to_vec();
+    fake.extend_from_slice(&buf[from..from + span]);
     let mut fields = vec![httparse::EMPTY_HEADER; span / 3 + 1];
     let mut resp = httparse::Response::new(&mut fields);
     match cfg.parse_response(&mut resp, &fake) {
