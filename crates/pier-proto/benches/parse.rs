@@ -17,13 +17,17 @@
 //!   the response, poll `Response` + `End`; `pier_parse`: polls only).
 //! - `chunked_decode`: a chunked POST body of ~1 MiB in 16 B, 1 KiB or
 //!   64 KiB chunks (throughput counts body bytes): `feed_and_decode` feeds
-//!   the encoded body and polls every `Data` and the `End`; `decode` times
-//!   the polls only (the body is fed outside the timing).
+//!   the encoded body (copied in) and polls every `Data` and the `End`;
+//!   `feed_bytes_and_decode` hands the body over as owned `Bytes` (adopted,
+//!   no copy; building that buffer is not timed, freeing it is); `decode`
+//!   times the polls only (the body is fed outside the timing).
 //! - `encode`: a 200 response with 5 fields and a 1 KiB body:
 //!   `send_response` + `send_data` + `send_end` + draining `poll_transmit`.
 
 use bytes::Bytes;
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{
+    black_box, criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput,
+};
 use pier_proto::{BodyHint, ClientConfig, ClientConn, Event, Method, ServerConfig, ServerConn};
 use std::time::{Duration, Instant};
 
@@ -288,6 +292,25 @@ fn bench_chunked(c: &mut Criterion) {
                     assert_eq!(drain_chunked(&mut conn), body_len);
                     answer(&mut conn);
                 })
+            },
+        );
+
+        // Input handed over as `Bytes` (a runtime reading into its own
+        // buffers): adopted, not copied. Building the buffer is not timed.
+        group.bench_with_input(
+            BenchmarkId::new("feed_bytes_and_decode", label),
+            &wire,
+            |b, wire| {
+                let mut conn = ServerConn::new(ServerConfig::default());
+                b.iter_batched(
+                    || Bytes::from(wire.clone()),
+                    |input| {
+                        conn.feed_bytes(input);
+                        assert_eq!(drain_chunked(&mut conn), body_len);
+                        answer(&mut conn);
+                    },
+                    BatchSize::LargeInput,
+                )
             },
         );
 

@@ -5,7 +5,7 @@
 use crate::config::{Leniency, Limits};
 use crate::error::ErrorCode;
 use crate::head::parse_fields;
-use crate::headers::RawHeaders;
+use crate::headers::{Entries, RawHeaders};
 use crate::syntax::is_token;
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -287,8 +287,9 @@ impl ChunkedDecoder {
             Some(_) => {}
         }
         let max = self.limits.max_trailer_size;
-        match parse_fields(buf, 0, max, self.lenient_lf, 0) {
-            Ok(Some((entries, end))) => {
+        let mut entries = Entries::new();
+        match parse_fields(buf, 0, max, self.lenient_lf, 0, &mut entries) {
+            Ok(Some(end)) => {
                 let raw = buf.split_to(end).freeze();
                 let mut trailers = RawHeaders::new(raw, entries);
                 for (name, _) in trailers.iter() {

@@ -65,6 +65,8 @@ pub struct ClientConn {
     /// A request said `Connection: close`: no more requests may follow it.
     no_more_requests: bool,
     responses: u64,
+    /// The head being parsed into, allocated once per response.
+    next_head: Option<Box<ResponseHead>>,
     /// Whether the response being read lets the connection persist.
     current_keep_alive: bool,
 }
@@ -81,6 +83,7 @@ impl ClientConn {
             out: Outbound::default(),
             no_more_requests: false,
             responses: 0,
+            next_head: None,
             current_keep_alive: false,
         }
     }
@@ -203,10 +206,19 @@ impl ClientConn {
 
     // ----- input -----
 
-    /// Bytes received from the peer.
+    /// Bytes received from the peer (copied into the input buffer).
     pub fn feed(&mut self, data: &[u8]) {
         if !self.input.eof {
             self.input.feed(data);
+        }
+    }
+
+    /// Bytes received from the peer, as a shared buffer: adopted without a
+    /// copy when nothing is buffered and the caller holds the only
+    /// reference (see [`ServerConn::feed_bytes`](crate::ServerConn::feed_bytes)).
+    pub fn feed_bytes(&mut self, data: Bytes) {
+        if !self.input.eof {
+            self.input.feed_bytes(data);
         }
     }
 
@@ -297,8 +309,17 @@ impl ClientConn {
             }
             return Err(self.input.error(ErrorCode::ClosedConnection, blank));
         };
-        let parsed = parse_response(&self.input.buf, &self.config.limits, &self.config.leniency)
-            .map_err(|(code, at)| self.input.error(code, at))?;
+        let mut head = self
+            .next_head
+            .take()
+            .unwrap_or_else(|| Box::new(ResponseHead::blank()));
+        let parsed = parse_response(
+            &self.input.buf,
+            &self.config.limits,
+            &self.config.leniency,
+            head.headers.entries_mut(),
+        )
+        .map_err(|(code, at)| self.input.error(code, at))?;
         let (raw, len) = match parsed {
             Parsed::Complete(raw, len) => (raw, len),
             Parsed::Partial { .. } if self.input.eof => {
@@ -306,11 +327,14 @@ impl ClientConn {
                     .input
                     .error(ErrorCode::InvalidEofState, self.input.buf.len()))
             }
-            Parsed::Partial { .. } => return Ok(None),
+            Parsed::Partial { .. } => {
+                self.next_head = Some(head);
+                return Ok(None);
+            }
         };
         let bytes = self.input.split_to(len);
         let base = self.input.consumed - len as u64;
-        let facts = framing::scan(&bytes, &raw.entries)
+        let facts = framing::scan(&bytes, head.headers.entries())
             .map_err(|(code, off)| ParseError::new(code, base + off as u64))?;
         let status = raw.status;
         let interim = (100..200).contains(&status) && status != 101;
@@ -324,20 +348,18 @@ impl ClientConn {
             && sent.keep_alive
             && framing::persistent(raw.version, &facts)
             && body != BodyKind::CloseDelimited;
-        let mut entries = raw.entries;
-        let truncated = truncate_entries(&mut entries, self.config.limits.fields_kept());
-        let head = ResponseHead {
-            version: raw.version,
-            status,
-            reason: raw.reason,
-            headers: RawHeaders::new(bytes, entries),
-            headers_truncated: truncated,
-            body,
-            keep_alive,
-            keep_alive_hint: facts.keep_alive_hint,
-        };
+        let truncated =
+            truncate_entries(head.headers.entries_mut(), self.config.limits.fields_kept());
+        head.headers.set_backing(bytes);
+        head.version = raw.version;
+        head.status = status;
+        head.reason = raw.reason;
+        head.headers_truncated = truncated;
+        head.body = body;
+        head.keep_alive = keep_alive;
+        head.keep_alive_hint = facts.keep_alive_hint;
         if interim {
-            return Ok(Some(Event::Informational(Box::new(head))));
+            return Ok(Some(Event::Informational(head)));
         }
         self.responses += 1;
         self.current_keep_alive = keep_alive;
@@ -352,7 +374,7 @@ impl ClientConn {
                 true,
             ));
         }
-        Ok(Some(Event::Response(Box::new(head))))
+        Ok(Some(Event::Response(head)))
     }
 
     fn response_ended(&mut self, trailers: RawHeaders) -> Event {

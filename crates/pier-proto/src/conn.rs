@@ -25,6 +25,17 @@ impl Inbound {
         self.buf.extend_from_slice(data);
     }
 
+    pub(crate) fn feed_bytes(&mut self, data: Bytes) {
+        if !self.buf.is_empty() {
+            self.buf.extend_from_slice(&data);
+            return;
+        }
+        match data.try_into_mut() {
+            Ok(owned) => self.buf = owned,
+            Err(shared) => self.buf.extend_from_slice(&shared),
+        }
+    }
+
     pub(crate) fn error(&self, code: ErrorCode, at: usize) -> ParseError {
         ParseError::new(code, self.consumed + at as u64)
     }

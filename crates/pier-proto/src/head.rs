@@ -26,20 +26,20 @@ pub(crate) enum Parsed<T> {
     Partial { skip: usize },
 }
 
-/// A request line and fields, as offsets into the parsed buffer.
+/// A request line, as offsets into the parsed buffer. Its fields go to the
+/// caller's `Entries`, which live where the head will (moving a few hundred
+/// bytes of inline entries from frame to frame cost more than parsing them).
 pub(crate) struct RawRequest {
     pub(crate) method: Method,
     pub(crate) target: (u32, u32),
     pub(crate) version: Version,
-    pub(crate) entries: Entries,
 }
 
-/// A status line and fields, as offsets into the parsed buffer.
+/// A status line, as offsets into the parsed buffer (fields as for requests).
 pub(crate) struct RawResponse {
     pub(crate) version: Version,
     pub(crate) status: u16,
     pub(crate) reason: (u32, u32),
-    pub(crate) entries: Entries,
 }
 
 fn leading_blank_lines(buf: &[u8]) -> usize {
@@ -62,8 +62,10 @@ pub(crate) fn record_fields(
     max_size: usize,
     lenient_lf: bool,
     counted_so_far: usize,
-) -> Result<Entries, HeadError> {
-    let mut entries = Entries::with_capacity(fields.len());
+    entries: &mut Entries,
+) -> Result<(), HeadError> {
+    entries.clear();
+    entries.reserve(fields.len());
     let mut counted = counted_so_far;
     for (i, f) in fields.iter().enumerate() {
         let name_start = offset_in(base, f.name.as_bytes());
@@ -98,7 +100,7 @@ pub(crate) fn record_fields(
     if counted >= max_size {
         return Err((ErrorCode::HeaderOverflow, head_end - 1));
     }
-    Ok(entries)
+    Ok(())
 }
 
 /// Finds the byte httparse refused in the field lines starting at `from`,
@@ -159,15 +161,18 @@ pub(crate) fn parse_fields(
     max_size: usize,
     lenient_lf: bool,
     counted: usize,
-) -> Result<Option<(Entries, usize)>, HeadError> {
+    entries: &mut Entries,
+) -> Result<Option<usize>, HeadError> {
     let rest = &buf[from..];
     let parsed_len;
     let mut small = [httparse::EMPTY_HEADER; STACK_FIELDS];
     match httparse::parse_headers(rest, &mut small) {
         Ok(httparse::Status::Complete((n, fields))) => {
             parsed_len = from + n;
-            let entries = record_fields(buf, fields, parsed_len, max_size, lenient_lf, counted)?;
-            return Ok(Some((entries, parsed_len)));
+            record_fields(
+                buf, fields, parsed_len, max_size, lenient_lf, counted, entries,
+            )?;
+            return Ok(Some(parsed_len));
         }
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => {}
@@ -180,8 +185,10 @@ pub(crate) fn parse_fields(
     match httparse::parse_headers(rest, &mut big) {
         Ok(httparse::Status::Complete((n, fields))) => {
             parsed_len = from + n;
-            let entries = record_fields(buf, fields, parsed_len, max_size, lenient_lf, counted)?;
-            Ok(Some((entries, parsed_len)))
+            record_fields(
+                buf, fields, parsed_len, max_size, lenient_lf, counted, entries,
+            )?;
+            Ok(Some(parsed_len))
         }
         Ok(httparse::Status::Partial) => Ok(None),
         Err(e) => Err(field_error(buf, from, e)),
@@ -204,19 +211,25 @@ fn overflow_first<T>(
     }
 }
 
-/// Parses one request head at the front of `buf`.
+/// Parses one request head at the front of `buf`; its fields go to `entries`.
 pub(crate) fn parse_request(
     buf: &[u8],
     limits: &Limits,
     leniency: &Leniency,
+    entries: &mut Entries,
 ) -> Result<Parsed<RawRequest>, HeadError> {
-    overflow_first(parse_request_inner(buf, limits, leniency), buf, limits)
+    overflow_first(
+        parse_request_inner(buf, limits, leniency, entries),
+        buf,
+        limits,
+    )
 }
 
 fn parse_request_inner(
     buf: &[u8],
     limits: &Limits,
     leniency: &Leniency,
+    entries: &mut Entries,
 ) -> Result<Parsed<RawRequest>, HeadError> {
     let skip = leading_blank_lines(buf);
     let line = &buf[skip..];
@@ -253,20 +266,20 @@ fn parse_request_inner(
                 return Err((ErrorCode::LfExpected, line_end - 1));
             }
             check_target_len(path.len(), target.0 as usize, limits)?;
-            let entries = record_fields(
+            record_fields(
                 buf,
                 req.headers,
                 head_end,
                 limits.max_header_size,
                 leniency.bare_lf,
                 path.len(),
+                entries,
             )?;
             Ok(Parsed::Complete(
                 RawRequest {
                     method,
                     target,
                     version,
-                    entries,
                 },
                 head_end,
             ))
@@ -276,7 +289,7 @@ fn parse_request_inner(
             partial(buf.len(), skip, limits)
         }
         // Anything else: the careful path decides.
-        Err(_) => parse_request_slow(buf, skip, limits, leniency),
+        Err(_) => parse_request_slow(buf, skip, limits, leniency, entries),
     }
 }
 
@@ -357,6 +370,7 @@ fn parse_request_slow(
     skip: usize,
     limits: &Limits,
     leniency: &Leniency,
+    entries: &mut Entries,
 ) -> Result<Parsed<RawRequest>, HeadError> {
     let mut i = skip;
     let need_more = |i: usize| i >= buf.len();
@@ -438,13 +452,13 @@ fn parse_request_slow(
         limits.max_header_size,
         leniency.bare_lf,
         target.1 as usize,
+        entries,
     )? {
-        Some((entries, end)) => Ok(Parsed::Complete(
+        Some(end) => Ok(Parsed::Complete(
             RawRequest {
                 method,
                 target,
                 version,
-                entries,
             },
             end,
         )),
@@ -530,19 +544,25 @@ fn line_end(buf: &[u8], i: usize, lenient_lf: bool) -> Result<Option<usize>, Hea
     }
 }
 
-/// Parses one response head at the front of `buf`.
+/// Parses one response head at the front of `buf`; its fields go to `entries`.
 pub(crate) fn parse_response(
     buf: &[u8],
     limits: &Limits,
     leniency: &Leniency,
+    entries: &mut Entries,
 ) -> Result<Parsed<RawResponse>, HeadError> {
-    overflow_first(parse_response_inner(buf, limits, leniency), buf, limits)
+    overflow_first(
+        parse_response_inner(buf, limits, leniency, entries),
+        buf,
+        limits,
+    )
 }
 
 fn parse_response_inner(
     buf: &[u8],
     limits: &Limits,
     leniency: &Leniency,
+    entries: &mut Entries,
 ) -> Result<Parsed<RawResponse>, HeadError> {
     let skip = leading_blank_lines(buf);
     let mut i = skip;
@@ -596,17 +616,16 @@ fn parse_response_inner(
         None => return partial(buf.len(), skip, limits),
     };
     let fields = if leniency.obs_fold_in_responses || leniency.space_before_colon_in_responses {
-        parse_fields_lenient_response(buf, i, limits, leniency)?
+        parse_fields_lenient_response(buf, i, limits, leniency, entries)?
     } else {
-        parse_fields(buf, i, limits.max_header_size, leniency.bare_lf, 0)?
+        parse_fields(buf, i, limits.max_header_size, leniency.bare_lf, 0, entries)?
     };
     match fields {
-        Some((entries, end)) => Ok(Parsed::Complete(
+        Some(end) => Ok(Parsed::Complete(
             RawResponse {
                 version,
                 status,
                 reason,
-                entries,
             },
             end,
         )),
@@ -620,7 +639,8 @@ fn parse_fields_lenient_response(
     from: usize,
     limits: &Limits,
     leniency: &Leniency,
-) -> Result<Option<(Entries, usize)>, HeadError> {
+    entries: &mut Entries,
+) -> Result<Option<usize>, HeadError> {
     let mut cfg = httparse::ParserConfig::default();
     cfg.allow_obsolete_multiline_headers_in_responses(leniency.obs_fold_in_responses);
     cfg.allow_spaces_after_header_name_in_responses(leniency.space_before_colon_in_responses);
@@ -634,7 +654,7 @@ fn parse_fields_lenient_response(
     match cfg.parse_response(&mut resp, &fake) {
         Ok(httparse::Status::Complete(n)) => {
             let shift = from as isize - 15;
-            let mut entries = Entries::new();
+            entries.clear();
             let mut counted = 0;
             for f in resp.headers.iter() {
                 counted += f.name.len() + f.value.len();
@@ -657,7 +677,7 @@ fn parse_fields_lenient_response(
             if counted >= limits.max_header_size {
                 return Err((ErrorCode::HeaderOverflow, end - 1));
             }
-            Ok(Some((entries, end)))
+            Ok(Some(end))
         }
         Ok(httparse::Status::Partial) => Ok(None),
         Err(e) => Err(field_error(buf, from, e)),

@@ -90,6 +90,20 @@ impl RawHeaders {
         RawHeaders { buf, entries }
     }
 
+    /// The offsets, for a parser filling them in place.
+    pub(crate) fn entries_mut(&mut self) -> &mut Entries {
+        &mut self.entries
+    }
+
+    pub(crate) fn entries(&self) -> &Entries {
+        &self.entries
+    }
+
+    /// Points the offsets at the bytes they were parsed from.
+    pub(crate) fn set_backing(&mut self, buf: Bytes) {
+        self.buf = buf;
+    }
+
     /// Builds fields from owned pairs (for tests and for callers that
     /// assemble messages by hand). Names and values are copied once.
     pub fn from_pairs<N: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(N, V)]) -> Self {

@@ -2,7 +2,7 @@
 
 use crate::framing::{BodyKind, Expectation};
 use crate::headers::RawHeaders;
-use crate::method::{Method, Version};
+use crate::method::{KnownMethod, Method, Version};
 use bytes::Bytes;
 use core::fmt;
 
@@ -22,6 +22,22 @@ pub struct RequestHead {
 }
 
 impl RequestHead {
+    /// A head to parse into; every field is overwritten before it is seen.
+    pub(crate) fn blank() -> Self {
+        RequestHead {
+            method: KnownMethod::Get.into(),
+            target: (0, 0),
+            version: Version::HTTP_11,
+            headers: RawHeaders::default(),
+            headers_truncated: false,
+            body: BodyKind::Empty,
+            keep_alive: false,
+            expect: Expectation::None,
+            upgrade: false,
+            has_host: false,
+        }
+    }
+
     /// The method.
     pub fn method(&self) -> &Method {
         &self.method
@@ -116,6 +132,20 @@ pub struct ResponseHead {
 }
 
 impl ResponseHead {
+    /// A head to parse into; every field is overwritten before it is seen.
+    pub(crate) fn blank() -> Self {
+        ResponseHead {
+            version: Version::HTTP_11,
+            status: 0,
+            reason: (0, 0),
+            headers: RawHeaders::default(),
+            headers_truncated: false,
+            body: BodyKind::Empty,
+            keep_alive: false,
+            keep_alive_hint: None,
+        }
+    }
+
     /// The status code (three digits, so 0..=999; Node reads `099` as 99).
     pub fn status(&self) -> u16 {
         self.status

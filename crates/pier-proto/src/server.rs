@@ -85,6 +85,8 @@ pub struct ServerConn {
     idle_expired: bool,
     idle_reported: bool,
     requests: u64,
+    /// The head being parsed into, allocated once per request.
+    next_head: Option<Box<RequestHead>>,
     head_deadline: Deadline,
     request_deadline: Deadline,
     idle_deadline: Deadline,
@@ -106,6 +108,7 @@ impl ServerConn {
             idle_expired: false,
             idle_reported: false,
             requests: 0,
+            next_head: None,
             head_deadline: Deadline::start(config.headers_timeout),
             request_deadline: Deadline::start(config.request_timeout),
             idle_deadline: Deadline::Off,
@@ -126,10 +129,28 @@ impl ServerConn {
 
     // ----- input -----
 
-    /// Bytes received from the peer.
+    /// Bytes received from the peer (copied into the input buffer).
     pub fn feed(&mut self, data: &[u8]) {
-        if data.is_empty() || self.input.eof {
-            return;
+        if self.accepts_input(data.len()) {
+            self.input.feed(data);
+        }
+    }
+
+    /// Bytes received from the peer, as a shared buffer. When nothing is
+    /// buffered and the caller holds the only reference, the buffer is
+    /// adopted without a copy, so body bytes handed out later are slices of
+    /// it; otherwise it is copied as by [`feed`](Self::feed).
+    pub fn feed_bytes(&mut self, data: Bytes) {
+        if self.accepts_input(data.len()) {
+            self.input.feed_bytes(data);
+        }
+    }
+
+    /// Whether input of `len` bytes is taken; starts the head phase when
+    /// it is the first byte of a new request.
+    fn accepts_input(&mut self, len: usize) -> bool {
+        if len == 0 || self.input.eof {
+            return false;
         }
         if matches!(self.read, Read::Head)
             && self.input.buf.is_empty()
@@ -139,7 +160,7 @@ impl ServerConn {
             // First byte of a new request after an idle or busy period.
             self.start_head_phase();
         }
-        self.input.feed(data);
+        true
     }
 
     /// The peer closed its sending side.
@@ -238,11 +259,21 @@ impl ServerConn {
     }
 
     fn poll_head(&mut self) -> Result<Option<Event>, ParseError> {
-        let parsed = parse_request(&self.input.buf, &self.config.limits, &self.config.leniency)
-            .map_err(|(code, at)| self.input.error(code, at))?;
+        let mut head = self
+            .next_head
+            .take()
+            .unwrap_or_else(|| Box::new(RequestHead::blank()));
+        let parsed = parse_request(
+            &self.input.buf,
+            &self.config.limits,
+            &self.config.leniency,
+            head.headers.entries_mut(),
+        )
+        .map_err(|(code, at)| self.input.error(code, at))?;
         let (raw, len) = match parsed {
             Parsed::Complete(raw, len) => (raw, len),
             Parsed::Partial { skip } => {
+                self.next_head = Some(head);
                 if self.input.eof {
                     if self.input.buf.len() == skip {
                         self.input.advance(skip);
@@ -259,7 +290,7 @@ impl ServerConn {
         let bytes = self.input.split_to(len);
         let base = self.input.consumed - len as u64;
         let at = |(code, off): (ErrorCode, usize)| ParseError::new(code, base + off as u64);
-        let facts = framing::scan(&bytes, &raw.entries).map_err(at)?;
+        let facts = framing::scan(&bytes, head.headers.entries()).map_err(at)?;
         let body = framing::request_body(
             &facts,
             self.config.leniency.content_length_with_transfer_encoding,
@@ -278,20 +309,18 @@ impl ServerConn {
         };
         let connect = raw.method.is_connect();
         let upgrade = connect || (facts.conn_upgrade && facts.has_upgrade);
-        let mut entries = raw.entries;
-        let truncated = truncate_entries(&mut entries, self.config.limits.fields_kept());
-        let head = RequestHead {
-            method: raw.method,
-            target: raw.target,
-            version: raw.version,
-            headers: RawHeaders::new(bytes, entries),
-            headers_truncated: truncated,
-            body,
-            keep_alive,
-            expect,
-            upgrade,
-            has_host: facts.has_host,
-        };
+        let truncated =
+            truncate_entries(head.headers.entries_mut(), self.config.limits.fields_kept());
+        head.headers.set_backing(bytes);
+        head.method = raw.method;
+        head.target = raw.target;
+        head.version = raw.version;
+        head.headers_truncated = truncated;
+        head.body = body;
+        head.keep_alive = keep_alive;
+        head.expect = expect;
+        head.upgrade = upgrade;
+        head.has_host = facts.has_host;
         self.requests += 1;
         self.head_deadline = Deadline::Off;
         self.pending.push_back(Pending {
@@ -313,7 +342,7 @@ impl ServerConn {
                 false,
             ));
         }
-        Ok(Some(Event::Request(Box::new(head))))
+        Ok(Some(Event::Request(head)))
     }
 
     fn request_ended(&mut self, trailers: RawHeaders) -> Event {

@@ -496,3 +496,83 @@ fn eof_between_requests_is_a_clean_close() {
     let out = serve_with(ServerConfig::default(), b"GET / HTTP/1.1\r\nHo", true);
     assert_eq!(out.code(), Some(ErrorCode::InvalidEofState));
 }
+
+/// Body bytes handed out for input fed as `Bytes` point into that input
+/// (no copy) when the connection held nothing else, and the events equal
+/// those of the copying `feed`.
+#[test]
+fn feed_bytes_adopts_the_callers_buffer() {
+    let wire = b"POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello".to_vec();
+    let adopted = bytes::Bytes::from(wire.clone());
+    let (start, end) = (
+        adopted.as_ptr() as usize,
+        adopted.as_ptr() as usize + adopted.len(),
+    );
+
+    let mut zero_copy = ServerConn::new(ServerConfig::default());
+    zero_copy.feed_bytes(adopted);
+    let got = events(&mut zero_copy);
+    let mut copying = ServerConn::new(ServerConfig::default());
+    copying.feed(&wire);
+    assert_eq!(format!("{got:?}"), format!("{:?}", events(&mut copying)));
+
+    let data = got
+        .iter()
+        .find_map(|e| match e {
+            Event::Data(d) => Some(d.clone()),
+            _ => None,
+        })
+        .expect("a Data event");
+    assert_eq!(&data[..], b"hello");
+    let at = data.as_ptr() as usize;
+    assert!((start..end).contains(&at), "body was copied");
+}
+
+/// A shared buffer, or one fed behind buffered bytes, is copied: the
+/// caller's other references stay valid and the stream reads the same.
+#[test]
+fn feed_bytes_copies_when_it_must() {
+    let wire = b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n";
+    for split in 0..=wire.len() {
+        let whole = bytes::Bytes::from_static(wire);
+        let kept = whole.clone();
+        let mut s = ServerConn::new(ServerConfig::default());
+        s.feed_bytes(whole.slice(..split));
+        s.feed_bytes(whole.slice(split..));
+        let targets: Vec<Vec<u8>> = events(&mut s)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Request(h) => Some(h.target().to_vec()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            targets,
+            [b"/a".to_vec(), b"/b".to_vec()],
+            "split at {split}"
+        );
+        assert_eq!(&kept[..], &wire[..]);
+    }
+}
+
+#[test]
+fn client_feed_bytes_reads_like_feed() {
+    let mut client = ClientConn::new(ClientConfig::default());
+    client
+        .send_request(&Method::GET, b"/", &[("Host", "x")], BodyHint::Empty)
+        .unwrap();
+    while client.poll_transmit().is_some() {}
+    client.feed_bytes(bytes::Bytes::from_static(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    ));
+    let mut body = Vec::new();
+    let mut status = 0;
+    while let Some(e) = client.poll_event().unwrap() {
+        match e {
+            Event::Response(h) => status = h.status(),
+            Event::Data(d) => body.extend_from_slice(&d),
+            _ => {}
+        }
+    }
+    assert_eq!((status, &body[..]), (200, &b"ok"[..]));
+}
