@@ -120,15 +120,14 @@ impl BodySender {
 /// A message body: chunks in order, then the trailers. Reading it is what
 /// lets the connection read more from the peer.
 pub struct Body {
+    /// `None`: a body that was empty from the start (no channel needed).
     shared: Option<Arc<Mutex<State>>>,
 }
 
 impl Body {
-    /// A body with nothing in it.
+    /// A body with nothing in it, already complete.
     pub fn empty() -> Body {
-        let (tx, rx) = channel();
-        tx.end(RawHeaders::default());
-        rx
+        Body { shared: None }
     }
 
     /// Polls for the next chunk; `None` at the end.
@@ -194,14 +193,17 @@ impl Body {
 
     /// The trailers, once the body has ended (empty when there were none).
     pub fn trailers(&self) -> Option<RawHeaders> {
-        self.shared.as_ref().and_then(|s| lock(s).trailers.clone())
+        match &self.shared {
+            Some(s) => lock(s).trailers.clone(),
+            None => Some(RawHeaders::default()),
+        }
     }
 
     /// Whether the whole body arrived (Node's `message.complete`).
     pub fn is_complete(&self) -> bool {
         self.shared
             .as_ref()
-            .is_some_and(|s| lock(s).trailers.is_some())
+            .is_none_or(|s| lock(s).trailers.is_some())
     }
 
     /// Whether the body was cut short.

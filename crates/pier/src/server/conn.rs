@@ -4,13 +4,15 @@
 //! and keeps the one timer the protocol asks for.
 
 use super::shared::{lock, Shared, SharedRef};
-use super::{ClientError, Inner, ServerResponse, Upgraded};
+use super::{ClientError, Inner, RequestFn, ServerResponse, Upgraded};
 use crate::body::{self, BodyError, BodySender};
 use crate::incoming::IncomingMessage;
 use crate::lazy_timer::{Fired, LazyTimer};
 use crate::runtime::{BoxFuture, PeerAddr, Runtime, Transport};
 use bytes::Bytes;
-use pier_proto::{Event, Expectation, ParseError, RequestHead, ServerConn, Version};
+use pier_proto::{
+    BodyKind, ErrorCode, Event, Expectation, ParseError, RequestHead, ServerConn, Version,
+};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -20,6 +22,13 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 const READ_CHUNK: usize = 16 * 1024;
+
+/// How long, and how many bytes, a closing connection goes on reading
+/// (and dropping) what the peer still sends. Closing a socket with unread
+/// input makes the kernel send a reset, which can destroy the last
+/// response before the peer has read it (an early 413 to an uploader).
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+const LINGER_BYTES: u64 = 16 * 1024 * 1024;
 
 thread_local! {
     static READ_SCRATCH: std::cell::RefCell<Box<[u8]>> =
@@ -54,6 +63,11 @@ pub(crate) struct Driver<R: Runtime, T: Transport> {
     body: Option<BodySender>,
     /// Body bytes nobody reads, counted to bound the draining.
     unread: u64,
+    /// Too much body went unread: close once the owed responses are out.
+    unread_overflow: bool,
+    /// Closing while the peer may still send: the FIN went out, and input
+    /// is read and dropped until EOF, this instant, or this many bytes.
+    linger: Option<(Instant, u64)>,
     out: VecDeque<Bytes>,
     timer: LazyTimer<R>,
     last_activity: Instant,
@@ -95,6 +109,8 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             tasks: Vec::new(),
             body: None,
             unread: 0,
+            unread_overflow: false,
+            linger: None,
             out: VecDeque::new(),
             timer: LazyTimer::new(),
             last_activity: now,
@@ -135,9 +151,19 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         progress
     }
 
-    fn spawn_handler(&mut self, fut: BoxFuture) {
-        lock(&self.shared).handlers += 1;
-        self.tasks.push(fut);
+    /// Calls a request handler and keeps the future it returns. A panic
+    /// in the call itself is caught like one in the future: otherwise it
+    /// would unwind through this task and leave the connection registered
+    /// with the server for ever (and `close()` waiting on it).
+    fn start_handler(&mut self, f: &Arc<RequestFn>, req: IncomingMessage, res: ServerResponse) {
+        match catch_unwind(AssertUnwindSafe(|| f(req, res))) {
+            Ok(fut) => {
+                lock(&self.shared).handlers += 1;
+                self.tasks.push(fut);
+            }
+            // The response, dropped in the unwind, has become a 500.
+            Err(_) => tracing::error!("request handler panicked"),
+        }
     }
 
     /// Drains protocol events; returns whether there were any.
@@ -173,11 +199,8 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
                     if self.unread > self.server.options.max_unread_body {
                         // Too much ignored body: answer, then close instead
                         // of reading the rest.
-                        let mut s = lock(&self.shared);
-                        s.conn.close_after_response();
-                        if s.owed() == 0 {
-                            s.destroy = true;
-                        }
+                        lock(&self.shared).conn.close_after_response();
+                        self.unread_overflow = true;
                     }
                 }
             },
@@ -227,9 +250,16 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         let over_limit = max > 0 && self.requests > max;
         let last_allowed = max > 0 && self.requests == max;
         let version = head.version();
-        let (tx, rx) = body::channel();
+        // Most requests have no body: no channel for them.
+        let (tx, rx) = match head.body_kind() {
+            BodyKind::Empty | BodyKind::Length(0) => (None, body::Body::empty()),
+            _ => {
+                let (tx, rx) = body::channel();
+                (Some(tx), rx)
+            }
+        };
         let id = lock(&self.shared).open_slot(version, last_allowed);
-        self.body = Some(tx);
+        self.body = tx;
         self.unread = 0;
         let needs_host =
             version == Version::HTTP_11 && !head.has_host() && opts.require_host_header;
@@ -258,38 +288,31 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         }
         match expect {
             Expectation::Continue => match &handlers.check_continue {
-                Some(f) => {
-                    let fut = f(req, res);
-                    self.spawn_handler(fut);
-                }
+                Some(f) => self.start_handler(f, req, res),
                 None => {
                     // node: S5
                     let _ = res.write_continue();
-                    let fut = (handlers.request)(req, res);
-                    self.spawn_handler(fut);
+                    self.start_handler(&handlers.request, req, res);
                 }
             },
             Expectation::Other => match &handlers.check_expectation {
-                Some(f) => {
-                    let fut = f(req, res);
-                    self.spawn_handler(fut);
-                }
+                Some(f) => self.start_handler(f, req, res),
                 None => {
                     // node: S6
                     res.status_code = 417;
                     let _ = res.end_now(Bytes::new());
                 }
             },
-            Expectation::None => {
-                let fut = (handlers.request)(req, res);
-                self.spawn_handler(fut);
-            }
+            Expectation::None => self.start_handler(&handlers.request, req, res),
         }
     }
 
     fn on_parse_error(&mut self, e: ParseError) {
         if let Some(tx) = self.body.take() {
-            tx.fail(if e.is_timeout() {
+            // A deadline or the peer's EOF cut the body short (Node's
+            // `aborted`); anything else is a malformed body.
+            let cut_short = e.is_timeout() || e.code() == ErrorCode::InvalidEofState;
+            tx.fail(if cut_short {
                 BodyError::Aborted
             } else {
                 BodyError::Malformed(e.code())
@@ -324,6 +347,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     fn snapshot(&mut self, now: Instant) -> Snapshot {
         let mut s = lock(&self.shared);
         while let Some(b) = s.conn.poll_transmit() {
+            s.unsent += b.len();
             self.out.push_back(b);
         }
         let is_idle = s.conn.is_idle();
@@ -349,8 +373,8 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         let progress = crate::write::poll_write_queue(io, cx, &mut self.out)?;
         if progress {
             let mut s = lock(&self.shared);
-            let queued: usize =
-                self.out.iter().map(Bytes::len).sum::<usize>() + s.conn.pending_transmit();
+            s.unsent = self.out.iter().map(Bytes::len).sum::<usize>();
+            let queued = s.unsent + s.conn.pending_transmit();
             if queued <= s.high_water_mark {
                 for w in s.writers.drain(..) {
                     w.wake();
@@ -371,7 +395,12 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     }
 
     /// Reads once; returns whether anything happened. `Err` on a broken transport.
-    fn poll_read(&mut self, cx: &mut Context<'_>, snap: &Snapshot) -> Result<bool, ()> {
+    fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        snap: &Snapshot,
+        now: Instant,
+    ) -> Result<bool, ()> {
         if !self.may_read(cx, snap) {
             return Ok(false);
         }
@@ -400,7 +429,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             }
             Poll::Ready(Ok(_)) => {
                 if !self.server.options.timeout.is_zero() {
-                    self.last_activity = self.rt.now();
+                    self.last_activity = now;
                 }
                 Ok(true)
             }
@@ -453,6 +482,38 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         snap.should_close && (snap.handlers == 0 || snap.gone)
             || snap.close_when_idle && snap.is_idle && snap.handlers == 0
             || (self.eof && snap.handlers == 0 && snap.owed == 0)
+            || (self.unread_overflow && snap.owed == 0)
+    }
+
+    /// Whether the peer may still be sending as we close: mid-body, or
+    /// after a parse error. Closes the user forced (`destroy`) are abrupt.
+    fn peer_may_send(&self, snap: &Snapshot) -> bool {
+        !snap.destroy && !self.eof && (self.body.is_some() || self.errored)
+    }
+
+    /// Reads and drops input until EOF, an error, or the linger bounds.
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let (Some(io), Some((until, left))) = (self.io.as_mut(), self.linger.as_mut()) else {
+            return Poll::Ready(());
+        };
+        loop {
+            let read = READ_SCRATCH.with(|scratch| io.poll_read(cx, &mut scratch.borrow_mut()));
+            match read {
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Ready(Ok(n)) if n as u64 >= *left => return Poll::Ready(()),
+                Poll::Ready(Ok(n)) => *left -= n as u64,
+                Poll::Pending => break,
+            }
+        }
+        let until = *until;
+        loop {
+            match self.timer.poll(&self.rt, cx, Some(until)) {
+                Poll::Pending => return Poll::Pending,
+                // Armed for an earlier deadline: poll again for ours.
+                Poll::Ready(Fired::Early) => {}
+                Poll::Ready(Fired::Due(_)) => return Poll::Ready(()),
+            }
+        }
     }
 
     fn ready_to_hand_off(&self) -> bool {
@@ -505,11 +566,31 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
                 s.driver = Some(cx.waker().clone());
             }
         }
+        if this.linger.is_some() {
+            if this.poll_linger(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.io = None;
+            return Poll::Ready(());
+        }
+        // One clock read per wake-up: deadlines are seconds long, so
+        // anchoring them a few microseconds early changes nothing.
+        let now = this.rt.now();
+        let mut snap = this.snapshot(now);
         loop {
-            let mut progress = this.poll_tasks(cx);
+            // Read first, then parse and run handlers, then write: a
+            // request and its answer go through in one pass of the loop,
+            // and a second pass finds nothing left to do.
+            let mut progress = false;
+            if !this.finished(&snap) {
+                match this.poll_read(cx, &snap, now) {
+                    Ok(p) => progress |= p,
+                    Err(()) => break,
+                }
+            }
             progress |= this.poll_events();
-            let now = this.rt.now();
-            let snap = this.snapshot(now);
+            progress |= this.poll_tasks(cx);
+            snap = this.snapshot(now);
             match this.poll_write(cx) {
                 Ok(p) => progress |= p,
                 Err(()) => break,
@@ -525,11 +606,10 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
                         return Poll::Pending;
                     }
                 }
+                if this.peer_may_send(&snap) {
+                    this.linger = Some((now + LINGER_TIME, LINGER_BYTES));
+                }
                 break;
-            }
-            match this.poll_read(cx, &snap) {
-                Ok(p) => progress |= p,
-                Err(()) => break,
             }
             progress |= this.poll_timer(cx, &snap);
             if !progress {
@@ -542,7 +622,14 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
             tx.fail(BodyError::Aborted);
         }
         lock(&this.shared).abandon();
+        // One last turn, so handlers waiting on the body or on a write hear
+        // of the end (`Aborted`, `WriteError::Closed`) instead of being
+        // dropped unawares; those still waiting on anything else are dropped.
+        this.poll_tasks(cx);
         this.tasks.clear();
+        if this.linger.is_some() && this.poll_linger(cx).is_pending() {
+            return Poll::Pending;
+        }
         this.io = None;
         Poll::Ready(())
     }
