@@ -127,6 +127,10 @@ pub(crate) struct ClientDriver<R: Runtime> {
     eof: bool,
     upgrade_pending: bool,
     failed: bool,
+    /// The peer stopped taking bytes (reset or closed while we sent). What
+    /// is left to send is dropped; reading goes on, because a server may
+    /// have answered before it stopped reading (an early 413).
+    write_failed: bool,
 }
 
 impl<R: Runtime> ClientDriver<R> {
@@ -149,6 +153,7 @@ impl<R: Runtime> ClientDriver<R> {
             eof: false,
             upgrade_pending: false,
             failed: false,
+            write_failed: false,
         }
     }
 
@@ -304,9 +309,18 @@ impl<R: Runtime> ClientDriver<R> {
         }
     }
 
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
+    fn poll_write(&mut self, cx: &mut Context<'_>, now: Instant) -> Result<bool, ()> {
         {
             let mut s = lock(&self.shared);
+            if self.write_failed {
+                // Nothing more goes out: drop it, so writers never wait on it.
+                while s.conn.poll_transmit().is_some() {}
+                self.out.clear();
+                for w in s.writers.drain(..) {
+                    w.wake();
+                }
+                return Ok(false);
+            }
             while let Some(b) = s.conn.poll_transmit() {
                 s.written += b.len() as u64;
                 self.out.push_back(b);
@@ -317,7 +331,7 @@ impl<R: Runtime> ClientDriver<R> {
         };
         let progress = crate::write::poll_write_queue(io.as_mut(), cx, &mut self.out)?;
         if progress {
-            self.last_activity = self.rt.now();
+            self.last_activity = now;
             let mut s = lock(&self.shared);
             let queued = self.out.iter().map(Bytes::len).sum::<usize>() + s.conn.pending_transmit();
             if queued <= s.high_water_mark {
@@ -329,7 +343,7 @@ impl<R: Runtime> ClientDriver<R> {
         Ok(progress)
     }
 
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
+    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> Result<bool, ()> {
         if self.eof || self.upgrade_pending {
             return Ok(false);
         }
@@ -352,7 +366,7 @@ impl<R: Runtime> ClientDriver<R> {
                 Ok(true)
             }
             Poll::Ready(Ok(n)) => {
-                self.last_activity = self.rt.now();
+                self.last_activity = now;
                 let mut s = lock(&self.shared);
                 let idle = !s.busy;
                 s.conn.feed(&buf[..n]);
@@ -432,20 +446,33 @@ impl<R: Runtime> Future for ClientDriver<R> {
                 s.driver = Some(cx.waker().clone());
             }
         }
+        // Options set by the user wake us, so once per wake-up is enough;
+        // so is one clock read (it only stamps activity for the timers).
+        this.apply_socket_options();
+        let now = this.rt.now();
         loop {
-            this.apply_socket_options();
             let mut progress = false;
-            match this.poll_write(cx) {
+            match this.poll_write(cx, now) {
                 Ok(p) => progress |= p,
-                Err(()) => break,
+                Err(()) => {
+                    // Read on: the close or reset reaches us as EOF, after
+                    // whatever the peer sent before it.
+                    this.write_failed = true;
+                    progress = true;
+                }
             }
             progress |= this.poll_events();
             if this.io.is_none() || this.failed || lock(&this.shared).destroy && this.out.is_empty()
             {
                 break;
             }
-            match this.poll_read(cx) {
-                Ok(p) => progress |= p,
+            match this.poll_read(cx, now) {
+                // What was read is parsed and delivered in this same pass.
+                Ok(true) => {
+                    this.poll_events();
+                    progress = true;
+                }
+                Ok(false) => {}
                 Err(()) => {
                     lock(&this.shared).conn.feed_eof();
                     this.eof = true;
