@@ -306,7 +306,7 @@ impl ChunkedDecoder {
                 Ok(Some(Decoded::End(trailers)))
             }
             Ok(None) => {
-                if buf.len() > max.saturating_mul(4) {
+                if buf.len() > Limits::raw_bound(max) {
                     return Err((ErrorCode::HeaderOverflow, buf.len() - 1));
                 }
                 Ok(None)

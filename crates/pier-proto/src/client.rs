@@ -232,7 +232,7 @@ impl ClientConn {
         !self.input.eof
             && self.error.is_none()
             && matches!(self.read, Read::Head | Read::Body(_))
-            && self.input.buf.len() < self.config.limits.max_buffered_input
+            && self.input.buf.len() < self.config.limits.input_bound()
     }
 
     /// The next event, `Ok(None)` when more input is needed. Errors are sticky.

@@ -23,6 +23,9 @@ pub struct Limits {
     pub max_target_len: Option<usize>,
     /// Bytes of unparsed input buffered before [`wants_read`] turns false.
     /// This is the pipelining bound: the peer cannot make Pier buffer more.
+    /// It never stops an unfinished head or trailer section short of its
+    /// own bound (four times `max_header_size` / `max_trailer_size` of raw
+    /// bytes), so such a section is refused instead of left waiting.
     ///
     /// [`wants_read`]: crate::ServerConn::wants_read
     pub max_buffered_input: usize,
@@ -32,6 +35,21 @@ impl Limits {
     /// How many fields a head or trailer section keeps (`None`: all).
     pub(crate) fn fields_kept(&self) -> Option<usize> {
         (self.max_headers_count != 0).then_some(self.max_headers_count / 2)
+    }
+
+    /// Raw bytes an unfinished head (or trailer section) of `size` counted
+    /// bytes may take before it is refused: Node counts only the target,
+    /// names and values, so the raw bound is a multiple of that.
+    pub(crate) fn raw_bound(size: usize) -> usize {
+        size.saturating_mul(4)
+    }
+
+    /// How much input may sit unparsed before reading pauses: at least
+    /// enough for an unfinished head or trailer section to pass its raw
+    /// bound, so that it is refused (431) rather than left waiting.
+    pub(crate) fn input_bound(&self) -> usize {
+        let section = Self::raw_bound(self.max_header_size.max(self.max_trailer_size));
+        self.max_buffered_input.max(section.saturating_add(1))
     }
 }
 

@@ -147,7 +147,7 @@ fn partial<T>(buf_len: usize, skip: usize, limits: &Limits) -> Result<Parsed<T>,
     // Node counts only target, names and values; raw bytes are bounded at a
     // multiple of that so a head of many tiny fields still fits while a
     // peer that never ends its head cannot make us buffer without end.
-    let raw_cap = limits.max_header_size.saturating_mul(4);
+    let raw_cap = Limits::raw_bound(limits.max_header_size);
     if buf_len - skip > raw_cap {
         return Err((ErrorCode::HeaderOverflow, buf_len - 1));
     }
@@ -180,7 +180,7 @@ pub(crate) fn parse_fields(
     }
     // Many fields: every line takes at least three bytes (`a:` LF).
     // Size by the most a head may take, not by all buffered input.
-    let span = rest.len().min(max_size.saturating_mul(4));
+    let span = rest.len().min(Limits::raw_bound(max_size));
     let mut big = vec![httparse::EMPTY_HEADER; span / 3 + 1];
     match httparse::parse_headers(rest, &mut big) {
         Ok(httparse::Status::Complete((n, fields))) => {
@@ -202,7 +202,7 @@ fn overflow_first<T>(
     buf: &[u8],
     limits: &Limits,
 ) -> Result<Parsed<T>, HeadError> {
-    let cap = limits.max_header_size.saturating_mul(4);
+    let cap = Limits::raw_bound(limits.max_header_size);
     match r {
         Err((_, at)) if at > cap + leading_blank_lines(buf) => {
             Err((ErrorCode::HeaderOverflow, cap))
@@ -646,7 +646,7 @@ fn parse_fields_lenient_response(
     cfg.allow_spaces_after_header_name_in_responses(leniency.space_before_colon_in_responses);
     // httparse only offers these for a whole response: hand it a fake status line.
     // Only what a head may take is copied, never the body behind it.
-    let span = (buf.len() - from).min(limits.max_header_size.saturating_mul(4));
+    let span = (buf.len() - from).min(Limits::raw_bound(limits.max_header_size));
     let mut fake = b"HTTP/1.1 200 \r\n".to_vec();
     fake.extend_from_slice(&buf[from..from + span]);
     let mut fields = vec![httparse::EMPTY_HEADER; span / 3 + 1];

@@ -176,7 +176,7 @@ impl ServerConn {
             && self.error.is_none()
             && matches!(self.read, Read::Head | Read::Body(_))
             && !self.closing
-            && self.input.buf.len() < self.config.limits.max_buffered_input
+            && self.input.buf.len() < self.config.limits.input_bound()
             && self.pending.len() < MAX_PIPELINED
     }
 

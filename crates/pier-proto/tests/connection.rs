@@ -576,3 +576,86 @@ fn client_feed_bytes_reads_like_feed() {
     }
     assert_eq!((status, &body[..]), (200, &b"ok"[..]));
 }
+
+/// Feeds `start` then `filler` repeated, in 16 KiB reads (so the buffer
+/// lands exactly on power-of-two sizes, as a runtime's reads do), for as
+/// long as the connection wants to read, polling after each read; returns
+/// the error that ended it.
+fn read_until_refused(
+    wants_read: &mut dyn FnMut() -> bool,
+    feed: &mut dyn FnMut(&[u8]),
+    poll: &mut dyn FnMut() -> Result<(), pier_proto::ParseError>,
+    start: &[u8],
+    filler: &[u8],
+) -> pier_proto::ParseError {
+    let stream: Vec<u8> = start
+        .iter()
+        .chain(filler.iter().cycle().take(1 << 20))
+        .copied()
+        .collect();
+    for read in stream.chunks(16 * 1024) {
+        assert!(
+            wants_read(),
+            "reading paused before the section was refused"
+        );
+        feed(read);
+        if let Err(e) = poll() {
+            return e;
+        }
+    }
+    panic!("a 1 MiB section was neither refused nor paused");
+}
+
+/// A head that never ends is refused with 431 once it passes its raw
+/// bound, on both sides; reading never pauses first (the connection would
+/// otherwise wait for a timeout, or for ever on a client).
+#[test]
+fn endless_heads_are_refused_before_reading_pauses() {
+    let s = std::cell::RefCell::new(ServerConn::new(ServerConfig::default()));
+    let e = read_until_refused(
+        &mut || s.borrow().wants_read(),
+        &mut |b| s.borrow_mut().feed(b),
+        &mut || s.borrow_mut().poll_event().map(|_| ()),
+        b"GET / HTTP/1.1\r\n",
+        b"X-Filler: aaaaaaaaaaaaaaaaaaaa\r\n",
+    );
+    assert_eq!(
+        (e.code(), e.status_hint()),
+        (ErrorCode::HeaderOverflow, 431)
+    );
+
+    let mut client = ClientConn::new(ClientConfig::default());
+    client
+        .send_request(&Method::GET, b"/", &[("Host", "x")], BodyHint::Empty)
+        .unwrap();
+    while client.poll_transmit().is_some() {}
+    let c = std::cell::RefCell::new(client);
+    let e = read_until_refused(
+        &mut || c.borrow().wants_read(),
+        &mut |b| c.borrow_mut().feed(b),
+        &mut || c.borrow_mut().poll_event().map(|_| ()),
+        b"HTTP/1.1 200 OK\r\n",
+        b"X-Filler: aaaaaaaaaaaaaaaaaaaa\r\n",
+    );
+    assert_eq!(e.code(), ErrorCode::HeaderOverflow);
+}
+
+/// The same for a trailer section that never ends.
+#[test]
+fn endless_trailers_are_refused_before_reading_pauses() {
+    let s = std::cell::RefCell::new(ServerConn::new(ServerConfig::default()));
+    let e = read_until_refused(
+        &mut || s.borrow().wants_read(),
+        &mut |b| s.borrow_mut().feed(b),
+        &mut || loop {
+            match s.borrow_mut().poll_event() {
+                Ok(Some(_)) => continue,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        },
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n",
+        b"X-Trailer: aaaaaaaaaaaaaaaaaaa\r\n",
+    );
+    assert_eq!(e.code(), ErrorCode::HeaderOverflow);
+}
