@@ -3,7 +3,6 @@
 // keep-alive servers that count their connections, and a Node 20 server
 // started from an inline script.
 
-
 use super::{rt, Rt};
 use pier::{Agent, AgentChoice, AgentOptions, RawHeaders, RequestOptions, Runtime};
 use std::future::Future;

@@ -141,6 +141,9 @@ impl ServerResponse {
         if !(100..=999).contains(&status) {
             return Err(WriteError::Protocol(LocalError::InvalidStatus));
         }
+        if let Some(r) = reason {
+            check_reason(r)?;
+        }
         for (n, v) in headers {
             self.set_header(n.as_ref(), v.as_ref().to_vec())?;
         }
@@ -159,6 +162,7 @@ impl ServerResponse {
         if self.headers_sent {
             return Ok(());
         }
+        check_reason(&self.status_message)?;
         let cmd = self.head_cmd(hint);
         self.submit(cmd)
     }
@@ -239,7 +243,7 @@ impl ServerResponse {
             if s.gone {
                 return Poll::Ready(Err(WriteError::Closed));
             }
-            if s.conn.pending_transmit() <= s.high_water_mark {
+            if s.conn.pending_transmit() + s.unsent <= s.high_water_mark {
                 return Poll::Ready(Ok(()));
             }
             s.writers.push(cx.waker().clone());
@@ -263,6 +267,7 @@ impl ServerResponse {
         // response costs one round trip to the connection.
         let mut cmds: SmallVec<[Cmd; 3]> = SmallVec::new();
         if !self.headers_sent {
+            check_reason(&self.status_message)?;
             let hint = if data.is_empty() {
                 BodyHint::Empty
             } else {
@@ -281,6 +286,15 @@ impl ServerResponse {
         }
         Ok(())
     }
+}
+
+/// A reason phrase follows the field-value rule (no CR, LF, NUL). Checked
+/// before the head is queued, as Node's `writeHead` does: a reason refused
+/// later would leave the response marked sent with nothing written, and
+/// the connection waiting for it for ever.
+fn check_reason(reason: &str) -> Result<(), WriteError> {
+    validate_field(b"reason", reason.as_bytes())
+        .map_err(|_| WriteError::Protocol(LocalError::InvalidReason))
 }
 
 impl Drop for ServerResponse {

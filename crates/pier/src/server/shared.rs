@@ -54,6 +54,9 @@ pub(crate) struct Shared {
     /// The `Keep-Alive` value advertised (`timeout=N`), empty for none.
     keep_alive_value: Vec<u8>,
     pub(crate) high_water_mark: usize,
+    /// Bytes the driver took from `conn` and has not written yet: they
+    /// count towards the high-water mark like those still in `conn`.
+    pub(crate) unsent: usize,
     /// Handlers still running on this connection.
     pub(crate) handlers: usize,
 }
@@ -104,6 +107,7 @@ impl Shared {
                 .map(|s| format!("timeout={s}").into_bytes())
                 .unwrap_or_default(),
             high_water_mark,
+            unsent: 0,
             handlers: 0,
         }
     }
