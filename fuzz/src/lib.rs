@@ -303,7 +303,11 @@ pub fn assert_same(a: &Outcome, b: &Outcome, what: &str, offsets: bool) {
     if a.code() != b.code() && known_split_divergence(a.code(), b.code()) {
         return;
     }
-    assert_eq!(a.seen, b.seen, "{what}: events differ");
+    assert_eq!(
+        a.seen, b.seen,
+        "{what}: events differ (errors {:?} vs {:?})",
+        a.error, b.error
+    );
     assert_eq!(a.code(), b.code(), "{what}: error codes differ");
     if offsets {
         assert_eq!(a.error, b.error, "{what}: error offsets differ");

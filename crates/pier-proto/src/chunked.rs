@@ -289,6 +289,11 @@ impl ChunkedDecoder {
         let max = self.limits.max_trailer_size;
         let mut entries = Entries::new();
         match parse_fields(buf, 0, max, self.lenient_lf, 0, &mut entries) {
+            // Past the raw bound a complete section is refused too, as an
+            // unfinished one of that size would have been.
+            Ok(Some(end)) if end > Limits::raw_bound(max) => {
+                Err((ErrorCode::HeaderOverflow, Limits::raw_bound(max)))
+            }
             Ok(Some(end)) => {
                 let raw = buf.split_to(end).freeze();
                 let mut trailers = RawHeaders::new(raw, entries);

@@ -195,8 +195,10 @@ pub(crate) fn parse_fields(
     }
 }
 
-/// A syntax error found beyond the raw bound is reported as the overflow
-/// it is, so the verdict does not depend on how the bytes were split.
+/// The raw bound decides before anything else, so the verdict does not
+/// depend on how the bytes were split: a syntax error found beyond it is
+/// reported as the overflow it is, and a complete head that passes it is
+/// refused as an unfinished one of that size would have been.
 fn overflow_first<T>(
     r: Result<Parsed<T>, HeadError>,
     buf: &[u8],
@@ -205,6 +207,9 @@ fn overflow_first<T>(
     let cap = Limits::raw_bound(limits.max_header_size);
     match r {
         Err((_, at)) if at > cap + leading_blank_lines(buf) => {
+            Err((ErrorCode::HeaderOverflow, cap))
+        }
+        Ok(Parsed::Complete(_, len)) if len > cap + leading_blank_lines(buf) => {
             Err((ErrorCode::HeaderOverflow, cap))
         }
         other => other,
@@ -611,14 +616,16 @@ fn parse_response_inner(
         Some(_) => return Err((ErrorCode::InvalidStatus, i)),
     }
     let reason = (reason_start as u32, (i - reason_start) as u32);
+    // Node counts the reason phrase towards the limit, as it does a target.
+    let counted = i - reason_start;
     let i = match line_end(buf, i, leniency.bare_lf)? {
         Some(i) => i,
         None => return partial(buf.len(), skip, limits),
     };
     let fields = if leniency.obs_fold_in_responses || leniency.space_before_colon_in_responses {
-        parse_fields_lenient_response(buf, i, limits, leniency, entries)?
+        parse_fields_lenient_response(buf, i, limits, leniency, counted, entries)?
     } else {
-        parse_fields(buf, i, limits.max_header_size, leniency.bare_lf, 0, entries)?
+        parse_fields(buf, i, limits.max_header_size, leniency.bare_lf, counted, entries)?
     };
     match fields {
         Some(end) => Ok(Parsed::Complete(
@@ -639,6 +646,7 @@ fn parse_fields_lenient_response(
     from: usize,
     limits: &Limits,
     leniency: &Leniency,
+    counted_so_far: usize,
     entries: &mut Entries,
 ) -> Result<Option<usize>, HeadError> {
     let mut cfg = httparse::ParserConfig::default();
@@ -655,7 +663,7 @@ fn parse_fields_lenient_response(
         Ok(httparse::Status::Complete(n)) => {
             let shift = from as isize - 15;
             entries.clear();
-            let mut counted = 0;
+            let mut counted = counted_so_far;
             for f in resp.headers.iter() {
                 counted += f.name.len() + f.value.len();
                 {

@@ -125,3 +125,40 @@ fn encoder_refuses_a_tab_in_transfer_encoding() {
         Err(LocalError::InvalidFraming)
     );
 }
+
+/// Node counts the reason phrase towards the header limit (recorded from
+/// Node 20: with `Content-Length: 2`, a 16,360-byte reason passes and a
+/// 16,370-byte one is `HPE_HEADER_OVERFLOW`). Found by the client target:
+/// an uncounted long reason was accepted whole but refused at the raw
+/// bound when split.
+#[test]
+fn k9_reason_phrase_counts_towards_the_header_limit() {
+    let response = |n: usize| {
+        format!(
+            "HTTP/1.1 200 {}\r\nContent-Length: 2\r\n\r\nok",
+            "r".repeat(n)
+        )
+    };
+    assert_eq!(fetch(response(16_360).as_bytes()).error, None);
+    assert_eq!(
+        fetch(response(16_370).as_bytes()).error,
+        Some(ErrorCode::HeaderOverflow)
+    );
+}
+
+/// A complete head past the raw bound (whitespace is not counted, so a
+/// small counted size can hide a large head) is refused whole as it is
+/// when it arrives in pieces.
+#[test]
+fn k10_complete_head_past_the_raw_bound_is_refused_under_any_split() {
+    let config = ServerConfig {
+        limits: Limits {
+            max_header_size: 64,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let head = format!("GET / HTTP/1.1\r\nHost: a\r\nx:{}\r\n\r\n", " ".repeat(300));
+    let out = serve_with(config, head.as_bytes(), false);
+    assert_eq!(out.code(), Some(ErrorCode::HeaderOverflow));
+}
