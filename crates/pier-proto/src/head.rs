@@ -625,7 +625,14 @@ fn parse_response_inner(
     let fields = if leniency.obs_fold_in_responses || leniency.space_before_colon_in_responses {
         parse_fields_lenient_response(buf, i, limits, leniency, counted, entries)?
     } else {
-        parse_fields(buf, i, limits.max_header_size, leniency.bare_lf, counted, entries)?
+        parse_fields(
+            buf,
+            i,
+            limits.max_header_size,
+            leniency.bare_lf,
+            counted,
+            entries,
+        )?
     };
     match fields {
         Some(end) => Ok(Parsed::Complete(
