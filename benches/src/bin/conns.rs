@@ -4,9 +4,10 @@
 //!
 //! `conns ADDR [--connections N] [--requests R] [--connect-parallel P] [--seconds S]`
 //!
-//! Prints `connections=… requests=… errors=… seconds=… rps=…` and exits
-//! non-zero when any request failed. Loopback only: it refuses other
-//! addresses.
+//! Prints `connections=… requests=… errors=… seconds=… rps=… p50_us=…
+//! p99_us=… max_us=…` (latency of the successful requests, from write to
+//! the end of the response) and exits non-zero when any request failed.
+//! Loopback only: it refuses other addresses.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,6 +88,20 @@ async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<
     }
 }
 
+/// Microseconds, saturated: u32 keeps a million samples at 4 MB.
+fn micros(d: Duration) -> u32 {
+    d.as_micros().try_into().unwrap_or(u32::MAX)
+}
+
+/// Nearest-rank percentile of sorted samples; 0 when there are none.
+fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
 #[tokio::main]
 async fn main() {
     let args = match parse() {
@@ -113,6 +128,9 @@ async fn main() {
         );
         let (addr, requests) = (args.addr, args.requests);
         tasks.push(tokio::spawn(async move {
+            // Collected per connection and merged at the end, so the hot
+            // loop shares nothing but two counters.
+            let mut latencies = Vec::with_capacity(requests as usize);
             let stream = {
                 let _permit = gate.acquire().await.expect("open semaphore");
                 TcpStream::connect(addr).await
@@ -125,28 +143,34 @@ async fn main() {
                         eprintln!("conns: connect failed: {e}");
                     }
                     errors.fetch_add(requests, Ordering::Relaxed);
-                    return;
+                    return latencies;
                 }
             };
             let _ = s.set_nodelay(true);
             let req = format!("GET /c{i} HTTP/1.1\r\nHost: bench\r\n\r\n");
             let mut buf = Vec::new();
             for _ in 0..requests {
+                let sent = Instant::now();
                 let ok = match s.write_all(req.as_bytes()).await {
                     Ok(()) => read_response(&mut s, &mut buf).await.unwrap_or(false),
                     Err(_) => false,
                 };
                 if ok {
                     done.fetch_add(1, Ordering::Relaxed);
+                    latencies.push(micros(sent.elapsed()));
                 } else {
                     errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            latencies
         }));
     }
+    let mut latencies = Vec::new();
     let all = async {
         for t in tasks {
-            let _ = t.await;
+            if let Ok(l) = t.await {
+                latencies.extend(l);
+            }
         }
     };
     if tokio::time::timeout(args.deadline, all).await.is_err() {
@@ -155,10 +179,14 @@ async fn main() {
     }
     let secs = start.elapsed().as_secs_f64();
     let (d, e) = (done.load(Ordering::Relaxed), errors.load(Ordering::Relaxed));
+    latencies.sort_unstable();
     println!(
-        "connections={} requests={d} errors={e} seconds={secs:.2} rps={:.0}",
+        "connections={} requests={d} errors={e} seconds={secs:.2} rps={:.0} p50_us={} p99_us={} max_us={}",
         args.connections,
-        d as f64 / secs
+        d as f64 / secs,
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 99.0),
+        latencies.last().copied().unwrap_or(0),
     );
     if e > 0 {
         std::process::exit(1);
