@@ -17,6 +17,7 @@ use pier_proto::{
     validate_field, BodyHint, ClientConfig, ClientConn, Leniency, Limits, LocalError, Method,
     ParseError, ResponseHead,
 };
+use smallvec::SmallVec;
 use std::future::{poll_fn, Future};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -417,22 +418,28 @@ impl<R: Runtime> ClientRequest<R> {
     }
 
     fn host_header(&self) -> Vec<u8> {
-        let host = if self.options.host.contains(':') && !self.options.host.starts_with('[') {
-            format!("[{}]", self.options.host)
-        } else {
-            self.options.host.clone()
-        };
-        if self.options.port == 80 {
-            host.into_bytes()
-        } else {
-            format!("{host}:{}", self.options.port).into_bytes()
+        use std::io::Write as _;
+        let host = self.options.host.as_bytes();
+        // An IPv6 literal is bracketed, as in a URL.
+        let bracket = host.contains(&b':') && !host.starts_with(b"[");
+        let mut value = Vec::with_capacity(host.len() + 8);
+        if bracket {
+            value.push(b'[');
         }
+        value.extend_from_slice(host);
+        if bracket {
+            value.push(b']');
+        }
+        if self.options.port != 80 {
+            let _ = write!(value, ":{}", self.options.port);
+        }
+        value
     }
 
     /// Writes the head (with `hint` framing) on the connection.
     fn send_head_inner(&mut self, hint: BodyHint, wake: bool) -> Result<(), RequestError> {
         let (conn, _) = self.conn.as_ref().expect("acquired");
-        let mut fields: Vec<(&[u8], &[u8])> = self
+        let mut fields: SmallVec<[(&[u8], &[u8]); 8]> = self
             .headers
             .iter()
             .map(|(n, v)| (n.as_bytes(), v))
