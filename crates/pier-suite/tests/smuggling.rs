@@ -50,214 +50,48 @@ use tokio::time::Instant;
 
 // ----- the fixture -----
 
-/// A JSON value, as much of JSON as the fixture uses.
-#[derive(Debug, Clone, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
+type Json = serde_json::Value;
+
+/// Reading the fixture: a missing or mistyped field is a broken fixture.
+trait Fixture {
+    fn field(&self, key: &str) -> &Json;
+    fn str(&self) -> &str;
+    fn opt_str(&self) -> Option<&str>;
+    fn num(&self) -> u64;
+    fn bool(&self) -> bool;
+    fn arr(&self) -> &[Json];
 }
 
-impl Json {
-    fn get(&self, key: &str) -> &Json {
-        match self {
-            Json::Obj(fields) => fields
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v)
-                .unwrap_or_else(|| panic!("no field {key:?}")),
-            other => panic!("not an object: {other:?}"),
-        }
+impl Fixture for Json {
+    fn field(&self, key: &str) -> &Json {
+        self.get(key)
+            .unwrap_or_else(|| panic!("fixture: no field {key:?} in {self}"))
     }
     fn str(&self) -> &str {
-        match self {
-            Json::Str(s) => s,
-            other => panic!("not a string: {other:?}"),
-        }
+        self.as_str()
+            .unwrap_or_else(|| panic!("fixture: not a string: {self}"))
     }
     fn opt_str(&self) -> Option<&str> {
-        match self {
-            Json::Null => None,
-            other => Some(other.str()),
-        }
+        (!self.is_null()).then(|| self.str())
     }
     fn num(&self) -> u64 {
-        match self {
-            Json::Num(n) if *n >= 0.0 && n.fract() == 0.0 => *n as u64,
-            other => panic!("not a count: {other:?}"),
-        }
+        self.as_u64()
+            .unwrap_or_else(|| panic!("fixture: not a count: {self}"))
     }
     fn bool(&self) -> bool {
-        match self {
-            Json::Bool(b) => *b,
-            other => panic!("not a bool: {other:?}"),
-        }
+        self.as_bool()
+            .unwrap_or_else(|| panic!("fixture: not a bool: {self}"))
     }
     fn arr(&self) -> &[Json] {
-        match self {
-            Json::Arr(a) => a,
-            other => panic!("not an array: {other:?}"),
-        }
-    }
-    fn is_null(&self) -> bool {
-        *self == Json::Null
-    }
-}
-
-/// A small recursive-descent reader for the fixture (no dependency needed).
-struct Reader<'a> {
-    s: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn parse(text: &str) -> Json {
-        let mut r = Reader {
-            s: text.as_bytes(),
-            at: 0,
-        };
-        let v = r.value();
-        r.ws();
-        assert_eq!(r.at, r.s.len(), "trailing bytes in the fixture");
-        v
-    }
-    fn ws(&mut self) {
-        while self.s.get(self.at).is_some_and(u8::is_ascii_whitespace) {
-            self.at += 1;
-        }
-    }
-    fn eat(&mut self, b: u8) {
-        self.ws();
-        assert_eq!(
-            self.s.get(self.at),
-            Some(&b),
-            "fixture: expected {:?} at {}",
-            b as char,
-            self.at
-        );
-        self.at += 1;
-    }
-    fn value(&mut self) -> Json {
-        self.ws();
-        match self.s[self.at] {
-            b'{' => {
-                self.at += 1;
-                let mut fields = Vec::new();
-                self.ws();
-                if self.s[self.at] == b'}' {
-                    self.at += 1;
-                    return Json::Obj(fields);
-                }
-                loop {
-                    self.ws();
-                    let k = self.string();
-                    self.eat(b':');
-                    fields.push((k, self.value()));
-                    self.ws();
-                    self.at += 1;
-                    match self.s[self.at - 1] {
-                        b',' => {}
-                        b'}' => return Json::Obj(fields),
-                        c => panic!("fixture: {:?} in an object", c as char),
-                    }
-                }
-            }
-            b'[' => {
-                self.at += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.s[self.at] == b']' {
-                    self.at += 1;
-                    return Json::Arr(items);
-                }
-                loop {
-                    items.push(self.value());
-                    self.ws();
-                    self.at += 1;
-                    match self.s[self.at - 1] {
-                        b',' => {}
-                        b']' => return Json::Arr(items),
-                        c => panic!("fixture: {:?} in an array", c as char),
-                    }
-                }
-            }
-            b'"' => Json::Str(self.string()),
-            b't' => self.word("true", Json::Bool(true)),
-            b'f' => self.word("false", Json::Bool(false)),
-            b'n' => self.word("null", Json::Null),
-            _ => {
-                let start = self.at;
-                while self
-                    .s
-                    .get(self.at)
-                    .is_some_and(|b| b"-+.eE0123456789".contains(b))
-                {
-                    self.at += 1;
-                }
-                let text = std::str::from_utf8(&self.s[start..self.at]).expect("ascii");
-                Json::Num(text.parse().expect("a number"))
-            }
-        }
-    }
-    fn word(&mut self, w: &str, v: Json) -> Json {
-        assert!(
-            self.s[self.at..].starts_with(w.as_bytes()),
-            "fixture: bad literal"
-        );
-        self.at += w.len();
-        v
-    }
-    fn hex4(&mut self) -> u32 {
-        let h = std::str::from_utf8(&self.s[self.at..self.at + 4]).expect("ascii");
-        self.at += 4;
-        u32::from_str_radix(h, 16).expect("\\u escape")
-    }
-    fn string(&mut self) -> String {
-        self.eat(b'"');
-        let mut out = Vec::new();
-        loop {
-            let b = self.s[self.at];
-            self.at += 1;
-            match b {
-                b'"' => return String::from_utf8(out).expect("utf-8 fixture"),
-                b'\\' => {
-                    let e = self.s[self.at];
-                    self.at += 1;
-                    let c = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let mut u = self.hex4();
-                            if (0xd800..0xdc00).contains(&u) {
-                                self.at += 2; // the `\u` of the low half
-                                u = 0x10000 + ((u - 0xd800) << 10) + (self.hex4() - 0xdc00);
-                            }
-                            char::from_u32(u).expect("a scalar value")
-                        }
-                        other => panic!("fixture: escape {:?}", other as char),
-                    };
-                    let mut buf = [0; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
-                _ => out.push(b),
-            }
-        }
+        self.as_array()
+            .unwrap_or_else(|| panic!("fixture: not an array: {self}"))
     }
 }
 
 fn fixture() -> Json {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smuggling/node.json");
     let text = std::fs::read_to_string(path).expect("tests/smuggling/node.json");
-    Reader::parse(&text)
+    serde_json::from_str(&text).expect("tests/smuggling/node.json is JSON")
 }
 
 /// A latin1 string (one char per byte) as bytes.
@@ -270,7 +104,7 @@ fn bytes_of(s: &str) -> Vec<u8> {
 /// `parts`: a list of `[latin1 string, repeat count]`.
 fn input_of(case: &Json) -> Vec<u8> {
     let mut out = Vec::new();
-    for part in case.get("parts").arr() {
+    for part in case.field("parts").arr() {
         let [s, n] = part.arr() else {
             panic!("a part is [string, count]")
         };
@@ -404,10 +238,10 @@ fn every_difference_is_documented_and_still_a_difference() {
     let docs = node_compat();
     let fx = fixture();
     let find = |section: &str, case: &str| -> Json {
-        fx.get(section)
+        fx.field(section)
             .arr()
             .iter()
-            .find(|c| c.get("name").str() == case)
+            .find(|c| c.field("name").str() == case)
             .unwrap_or_else(|| panic!("{case}: no such case in the fixture"))
             .clone()
     };
@@ -429,7 +263,7 @@ fn every_difference_is_documented_and_still_a_difference() {
         }
     }
     for d in POOL_DIFFERENCES {
-        let node = find("pool", d.case).get("connections").num();
+        let node = find("pool", d.case).field("connections").num();
         if (d.pier)(&node) == node {
             problems.push(format!("{}: not a difference any more", d.case));
         }
@@ -445,24 +279,24 @@ fn every_difference_is_documented_and_still_a_difference() {
 fn node_server_outcome(case: &Json) -> ServerOutcome {
     ServerOutcome {
         messages: case
-            .get("messages")
+            .field("messages")
             .arr()
             .iter()
             .map(|m| {
                 (
-                    m.get("method").str().to_string(),
-                    m.get("url").str().to_string(),
-                    m.get("body_latin1").opt_str().map(str::to_string),
+                    m.field("method").str().to_string(),
+                    m.field("url").str().to_string(),
+                    m.field("body_latin1").opt_str().map(str::to_string),
                 )
             })
             .collect(),
         statuses: case
-            .get("statuses")
+            .field("statuses")
             .arr()
             .iter()
             .map(|s| s.num() as u16)
             .collect(),
-        closed: case.get("closed").bool(),
+        closed: case.field("closed").bool(),
     }
 }
 
@@ -533,16 +367,16 @@ fn recorder(
 
 async fn run_server_case(case: &Json) -> Result<(), String> {
     let node = node_server_outcome(case);
-    let name = case.get("name").str();
+    let name = case.field("name").str();
     let mut options = ServerOptions::default();
-    let timeouts = case.get("timeouts");
+    let timeouts = case.field("timeouts");
     if !timeouts.is_null() {
-        options.headers_timeout = ms(timeouts.get("headers_ms").num());
-        options.request_timeout = ms(timeouts.get("request_ms").num());
+        options.headers_timeout = ms(timeouts.field("headers_ms").num());
+        options.request_timeout = ms(timeouts.field("request_ms").num());
     }
     let log = Arc::new(Mutex::new(Vec::new()));
     let mut server =
-        pier_tokio::create_server(recorder(log.clone(), case.get("ignore_body").bool()))
+        pier_tokio::create_server(recorder(log.clone(), case.field("ignore_body").bool()))
             .options(options);
     let addr = support::listen(&mut server).await;
     let mut peer = Peer::connect(addr).await;
@@ -600,7 +434,7 @@ where
     let gate = Arc::new(tokio::sync::Semaphore::new(12));
     let mut tasks = Vec::new();
     for case in cases {
-        let name = case.get("name").str().to_string();
+        let name = case.field("name").str().to_string();
         let permit = gate.clone().acquire_owned();
         let fut = f(case.clone());
         tasks.push((
@@ -631,7 +465,7 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_draws_nodes_message_boundaries() {
     let fx = fixture();
-    let cases = fx.get("server").arr();
+    let cases = fx.field("server").arr();
     assert!(cases.len() >= 80, "the fixture lost cases");
     run_all(cases, |case| async move { run_server_case(&case).await }).await;
 }
@@ -642,18 +476,18 @@ async fn server_draws_nodes_message_boundaries() {
 type ClientOutcome = Option<(u16, String, bool)>;
 
 fn node_client_outcome(case: &Json) -> ClientOutcome {
-    let r = case.get("response");
+    let r = case.field("response");
     (!r.is_null()).then(|| {
         (
-            r.get("status").num() as u16,
-            r.get("body_latin1").str().to_string(),
-            r.get("complete").bool(),
+            r.field("status").num() as u16,
+            r.field("body_latin1").str().to_string(),
+            r.field("complete").bool(),
         )
     })
 }
 
 async fn run_client_case(case: &Json) -> Result<(), String> {
-    let name = case.get("name").str();
+    let name = case.field("name").str();
     let node = node_client_outcome(case);
     let input = input_of(case);
     let peer = RawServer::bind().await;
@@ -684,7 +518,7 @@ async fn run_client_case(case: &Json) -> Result<(), String> {
     if pier != node {
         return Err(format!(
             "{name}: Pier {pier:?} (error {error:?})\n    Node {node:?} (error {:?})\n    input {:?}",
-            case.get("error").opt_str(),
+            case.field("error").opt_str(),
             latin1(&input).chars().take(300).collect::<String>()
         ));
     }
@@ -694,7 +528,7 @@ async fn run_client_case(case: &Json) -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_draws_nodes_message_boundaries() {
     let fx = fixture();
-    let cases = fx.get("client").arr();
+    let cases = fx.field("client").arr();
     assert!(cases.len() >= 45, "the fixture lost cases");
     run_all(cases, |case| async move { run_client_case(&case).await }).await;
 }
@@ -702,7 +536,7 @@ async fn client_draws_nodes_message_boundaries() {
 // ----- idle pooled sockets -----
 
 async fn run_pool_case(case: &Json) -> Result<(), String> {
-    let name = case.get("name").str();
+    let name = case.field("name").str();
     let peer = RawServer::bind().await;
     let port = peer.port();
     let agent = cs::agent_with(AgentOptions {
@@ -736,8 +570,8 @@ async fn run_pool_case(case: &Json) -> Result<(), String> {
     .await;
 
     // What the server does to the idle socket.
-    w1.write(bytes_of(case.get("idle_latin1").str())).await;
-    if case.get("idle_close").bool() {
+    w1.write(bytes_of(case.field("idle_latin1").str())).await;
+    if case.field("idle_close").bool() {
         let _ = w1.stream.shutdown().await;
     }
     // Pier notices either at once; wait for that rather than for a delay.
@@ -767,18 +601,18 @@ async fn run_pool_case(case: &Json) -> Result<(), String> {
         _ => None,
     };
     let node_second = {
-        let r = case.get("second");
+        let r = case.field("second");
         (!r.is_null()).then(|| {
             (
-                r.get("status").num() as u16,
-                r.get("body_latin1").str().to_string(),
-                r.get("complete").bool(),
+                r.field("status").num() as u16,
+                r.field("body_latin1").str().to_string(),
+                r.field("complete").bool(),
             )
         })
     };
     let connections = 1 + u64::from(on_new_connection);
     let (expected_connections, _) =
-        expected(POOL_DIFFERENCES, name, &case.get("connections").num());
+        expected(POOL_DIFFERENCES, name, &case.field("connections").num());
     if pier_second != node_second || connections != expected_connections {
         return Err(format!(
             "{name}: Pier's second response {second:?} on {connections} connection(s); \
@@ -791,7 +625,7 @@ async fn run_pool_case(case: &Json) -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_pooled_socket_never_answers_the_next_request() {
     let fx = fixture();
-    let cases = fx.get("pool").arr();
+    let cases = fx.field("pool").arr();
     assert_eq!(cases.len(), 2, "the fixture lost cases");
     run_all(cases, |case| async move { run_pool_case(&case).await }).await;
 }
@@ -807,7 +641,7 @@ struct OutgoingOutcome {
 }
 
 fn bad_char(case: &Json) -> &'static str {
-    match case.get("char").str() {
+    match case.field("char").str() {
         "cr" => "\r",
         "lf" => "\n",
         "nul" => "\0",
@@ -901,8 +735,8 @@ fn response_shape(wire: &str) -> String {
 }
 
 async fn run_outgoing_case(case: &Json) -> Result<(), String> {
-    let name = case.get("name").str();
-    let field: &'static str = match case.get("field").str() {
+    let name = case.field("name").str();
+    let field: &'static str = match case.field("field").str() {
         "header_name" => "header_name",
         "header_value" => "header_value",
         "method" => "method",
@@ -912,10 +746,10 @@ async fn run_outgoing_case(case: &Json) -> Result<(), String> {
     };
     let bad = bad_char(case);
     let node = OutgoingOutcome {
-        refused: !case.get("refused").is_null(),
-        wire: case.get("wire_latin1").opt_str().map(str::to_string),
+        refused: !case.field("refused").is_null(),
+        wire: case.field("wire_latin1").opt_str().map(str::to_string),
     };
-    let (pier, node) = match case.get("side").str() {
+    let (pier, node) = match case.field("side").str() {
         "client" => (client_outgoing(field, bad).await, node),
         _ => {
             let pier = server_outgoing(field, bad).await;
@@ -943,7 +777,7 @@ async fn run_outgoing_case(case: &Json) -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_outgoing_fields_are_refused_before_anything_is_written() {
     let fx = fixture();
-    let cases = fx.get("outgoing").arr();
+    let cases = fx.field("outgoing").arr();
     assert_eq!(cases.len(), 28, "the fixture lost cases");
     run_all(cases, |case| async move { run_outgoing_case(&case).await }).await;
 }
