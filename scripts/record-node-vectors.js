@@ -512,6 +512,19 @@ S('misc_partial_request_line', 'robustness', 'an unfinished request line: Node w
 S('misc_binary_garbage', 'robustness', 'NUL bytes', '\x00\x00\x00\x00\r\n\r\n');
 S('misc_head_unfinished', 'robustness', 'request line and no end of head: Node waits', 'GET / HTTP/1.1\r\n');
 
+// --- found by scripts/differential.js (mutated inputs compared with Node)
+S('diff_closed_then_crlf_http11', 'differential', 'a blank line after a Connection: close request is ignored', "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n\r\n");
+S('diff_closed_then_crlf_http10_post', 'differential', 'the extra CRLF after an HTTP/1.0 POST body is ignored', "POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello\r\n");
+S('diff_te_chunked_comma_then_chunked', 'differential', 'chunked, on one line and chunked on the next: chunked twice', "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked,\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+S('diff_te_gzip_tab_then_chunked', 'differential', 'a TAB after gzip, then chunked on another line', "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+S('diff_space_then_no_version', 'differential', 'a space after the target and no version', "GET / \r\n\r\n");
+S('diff_http20_not_persistent', 'differential', 'HTTP/2.0 request line: persistent only with keep-alive', "GET / HTTP/2.0\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n");
+S('diff_http09_keep_alive', 'differential', 'HTTP/0.9 request line with Connection: keep-alive', "GET /\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n");
+S('diff_absolute_form_quote_in_host', 'differential', 'a quote in the host of an absolute-form target', "GET http://h\" HTTP/1.1\r\nHost: h\r\n\r\n");
+S('diff_absolute_form_scheme_digit', 'differential', '- and + and . in the scheme of an absolute-form target', "GET h-t.t+p://h/ HTTP/1.1\r\nHost: h\r\n\r\n");
+S('diff_header_size_trailing_space', 'differential', 'a space after a value counts towards the header limit', get([`X: ${'v'.repeat(16376)} `]));
+S('diff_connect_hash_in_authority', 'differential', 'a # in a CONNECT authority', "CONNECT h:44# HTTP/1.1\r\nHost: h\r\n\r\n");
+
 // ---------------------------------------------------------------------------
 // Client cases: [name, rule, why, response, options]
 // options: { request: {method, headers: [[k, v]], body}, keep_open: bool }
@@ -657,6 +670,12 @@ C('tr_transfer_encoding', SEC_CHUNK, 'Transfer-Encoding in the trailer section',
 C('tr_obs_fold', SEC_CHUNK, 'obs-fold in the trailer section', chResp('2\r\nhi\r\n0\r\nX-T: 1\r\n 2\r\n\r\n'));
 C('tr_host', 'trailers', 'Host in the trailer section', chResp('2\r\nhi\r\n0\r\nHost: evil\r\n\r\n'));
 C('tr_no_colon', SEC_CHUNK, 'trailer line without a colon', chResp('2\r\nhi\r\n0\r\nX\r\n\r\n'));
+
+// --- found by scripts/differential.js (mutated inputs compared with Node)
+C('diff_bodiless_204_cl_te', 'differential', '204 with Content-Length and Transfer-Encoding', "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n");
+C('diff_bodiless_head_cl_te', 'differential', 'HEAD response with Content-Length and Transfer-Encoding', "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", HEAD_REQ);
+C('diff_bodiless_103_cl_te', 'differential', '103 with Content-Length and Transfer-Encoding', "HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+C('diff_response_te_chunked_tab', 'differential', 'a TAB after chunked on a response', "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\t\r\n\r\nhello");
 
 // ---------------------------------------------------------------------------
 // Parser instrumentation
@@ -1025,7 +1044,7 @@ function runClientCase(c) {
 // ---------------------------------------------------------------------------
 // Driver
 
-async function runAll(cases, runner) {
+async function runAll(cases, runner, concurrency = CONCURRENCY) {
   const results = new Array(cases.length);
   let next = 0;
   async function worker() {
@@ -1034,7 +1053,7 @@ async function runAll(cases, runner) {
       results[i] = await runner(cases[i]);
     }
   }
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, cases.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, cases.length) }, worker));
   return results;
 }
 
@@ -1071,12 +1090,12 @@ function clientCaseJson(c, outcome) {
   };
 }
 
-function writeVectors(file, cases) {
+function writeVectors(file, cases, dir = OUT_DIR) {
   // One case per line keeps diffs readable.
   const text = `{"node": ${JSON.stringify(process.version)}, ` +
     `"llhttp": ${JSON.stringify(process.versions.llhttp)},\n "cases": [\n` +
     cases.map((c) => JSON.stringify(c)).join(',\n') + '\n]}\n';
-  fs.writeFileSync(path.join(OUT_DIR, file), text);
+  fs.writeFileSync(path.join(dir, file), text);
 }
 
 async function main() {
@@ -1118,7 +1137,22 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+// Other scripts (scripts/differential.js) reuse the recorders on their own
+// inputs; only a direct run records the vector files.
+module.exports = {
+  runServerCase,
+  runClientCase,
+  runAll,
+  serverCaseJson,
+  clientCaseJson,
+  writeVectors,
+  serverCases,
+  clientCases,
+};
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  });
+}

@@ -5,9 +5,16 @@
 //! trailers). Error codes may differ in name; where Pier's verdict differs
 //! on purpose, the case is listed in `KNOWN_DIFFERENCES` with the reason
 //! (and in docs/node-compat.md).
+//!
+//! `PIER_VECTORS_DIR=dir` replays `dir/node_{server,client}.json` instead
+//! (written by `scripts/differential.js`): every disagreement is listed, a
+//! panic counts as one, and each case's verdict is also written to
+//! `dir/pier_{server,client}.json` for the script to group.
 
 use pier_proto::{BodyHint, ClientConfig, ClientConn, Event, Method, ServerConfig, ServerConn};
-use serde_json::Value;
+use serde_json::{json, Value};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 
 /// Cases where Pier's parse differs from Node's on purpose.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
@@ -95,6 +102,33 @@ fn node_messages(case: &Value, server: bool) -> Vec<Msg> {
 struct Verdict {
     messages: Vec<Msg>,
     error: Option<String>,
+    /// Stream offset of the error.
+    offset: Option<u64>,
+    /// A head was parsed whose message has not ended.
+    pending: bool,
+}
+
+/// Where and how two message lists first differ, for the report.
+fn first_difference(node: &[Msg], pier: &[Msg]) -> Option<String> {
+    for (i, (a, b)) in node.iter().zip(pier).enumerate() {
+        let field = if a.start != b.start {
+            "start line"
+        } else if a.headers != b.headers {
+            "headers"
+        } else if a.body != b.body {
+            "body"
+        } else if a.trailers != b.trailers {
+            "trailers"
+        } else {
+            continue;
+        };
+        return Some(format!("message {i}: {field}"));
+    }
+    (pier.len() < node.len()).then(|| format!("{} of {} messages", pier.len(), node.len()))
+}
+
+fn lossy(b: &[u8]) -> String {
+    b.iter().map(|&c| c as char).collect()
 }
 
 fn pier_server(input: &[u8]) -> Verdict {
@@ -103,6 +137,7 @@ fn pier_server(input: &[u8]) -> Verdict {
     let mut messages: Vec<Msg> = Vec::new();
     let mut current: Option<Msg> = None;
     let mut error = None;
+    let mut offset = None;
     // Like Node, parse everything that arrived before answering anything.
     'outer: loop {
         loop {
@@ -137,6 +172,7 @@ fn pier_server(input: &[u8]) -> Verdict {
                 Ok(None) => break,
                 Err(e) => {
                     error = Some(e.code().as_str().to_string());
+                    offset = Some(e.offset());
                     break 'outer;
                 }
             }
@@ -155,7 +191,12 @@ fn pier_server(input: &[u8]) -> Verdict {
             conn.send_end().unwrap();
         }
     }
-    Verdict { messages, error }
+    Verdict {
+        messages,
+        error,
+        offset,
+        pending: current.is_some(),
+    }
 }
 
 fn pier_client(case: &Value, input: &[u8]) -> Verdict {
@@ -184,6 +225,7 @@ fn pier_client(case: &Value, input: &[u8]) -> Verdict {
     let mut messages: Vec<Msg> = Vec::new();
     let mut current: Option<Msg> = None;
     let mut error = None;
+    let mut offset = None;
     loop {
         match conn.poll_event() {
             Ok(Some(Event::Response(h))) => {
@@ -221,16 +263,34 @@ fn pier_client(case: &Value, input: &[u8]) -> Verdict {
             Ok(None) => break,
             Err(e) => {
                 error = Some(e.code().as_str().to_string());
+                offset = Some(e.offset());
                 break;
             }
         }
     }
-    Verdict { messages, error }
+    Verdict {
+        messages,
+        error,
+        offset,
+        pending: current.is_some(),
+    }
+}
+
+/// A directory of generated vectors to replay instead of the recorded ones.
+fn differential_dir() -> Option<PathBuf> {
+    std::env::var_os("PIER_VECTORS_DIR").map(PathBuf::from)
 }
 
 fn load(name: &str) -> Value {
-    let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    let path = match differential_dir() {
+        Some(dir) => dir.join(name),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/vectors")
+            .join(name),
+    };
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
 }
 
 fn check(file: &str, server: bool) {
@@ -238,6 +298,7 @@ fn check(file: &str, server: bool) {
     let cases = data["cases"].as_array().unwrap();
     let mut failures = Vec::new();
     let mut code_differences = 0;
+    let mut report = Vec::new();
     for case in cases {
         let name = case["name"].as_str().unwrap();
         if KNOWN_DIFFERENCES.iter().any(|(n, _)| *n == name) {
@@ -265,27 +326,75 @@ fn check(file: &str, server: bool) {
             }
         };
         let node = node_messages(case, server);
-        let pier = if server {
-            pier_server(&input)
-        } else {
-            pier_client(case, &input)
+        // A panic is a finding like any other; the remaining cases still run.
+        let replay = catch_unwind(AssertUnwindSafe(|| {
+            if server {
+                pier_server(&input)
+            } else {
+                pier_client(case, &input)
+            }
+        }));
+        let pier = match replay {
+            Ok(v) => v,
+            Err(p) => {
+                let msg = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                failures.push(format!("{name}: pier panicked: {msg}"));
+                report.push(json!({"name": name, "agree": false, "kind": "panic", "panic": msg}));
+                continue;
+            }
         };
         let refused_node = node_error.is_some();
         let refused_pier = pier.error.is_some();
         // Messages Node completed must all come out of Pier the same way.
-        let same_messages = pier.messages.len() >= node.len()
-            && node.iter().zip(&pier.messages).all(|(a, b)| a == b);
-        if refused_node != refused_pier || !same_messages {
+        let difference = first_difference(&node, &pier.messages);
+        let kind = if refused_node != refused_pier {
+            "verdict"
+        } else if difference.is_some() {
+            "messages"
+        } else {
+            "agree"
+        };
+        if kind != "agree" {
             failures.push(format!(
-                "{name}: node {:?} {:?}\n      pier {:?} {:?}",
+                "{name}: node {:?} {:?}\n      pier {:?} @{:?} {:?}{}",
                 node_error,
                 node.iter().map(|m| &m.start).collect::<Vec<_>>(),
                 pier.error,
+                pier.offset,
                 pier.messages.iter().map(|m| &m.start).collect::<Vec<_>>(),
+                difference
+                    .as_deref()
+                    .map_or(String::new(), |d| format!(" ({d})")),
             ));
         } else if node_error != pier.error {
             code_differences += 1;
         }
+        let starts = |ms: &[Msg]| -> Vec<String> {
+            ms.iter()
+                .map(|m| format!("{} {} {}", m.start.0, lossy(&m.start.1), m.start.2))
+                .collect()
+        };
+        report.push(json!({
+            "name": name,
+            "agree": kind == "agree",
+            "kind": kind,
+            "node_error": node_error,
+            "pier_error": pier.error,
+            "pier_offset": pier.offset,
+            "pier_pending": pier.pending,
+            "node_messages": starts(&node),
+            "pier_messages": starts(&pier.messages),
+            "difference": difference,
+        }));
+    }
+    if let Some(dir) = differential_dir() {
+        let out = dir.join(file.replace("node_", "pier_"));
+        let text = serde_json::to_string_pretty(&Value::Array(report)).unwrap();
+        std::fs::write(&out, text).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
     }
     eprintln!(
         "{file}: {} cases, {} disagree, {} refused under another code name",
