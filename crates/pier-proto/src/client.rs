@@ -338,12 +338,9 @@ impl ClientConn {
             .map_err(|(code, off)| ParseError::new(code, base + off as u64))?;
         let status = raw.status;
         let interim = (100..200).contains(&status) && status != 101;
-        let body = if interim {
-            BodyKind::Empty
-        } else {
-            framing::response_body(status, sent.head, sent.connect, &facts)
-                .map_err(|(code, off)| ParseError::new(code, base + off as u64))?
-        };
+        // 1xx (101 included) have no body; the framing check still runs.
+        let body = framing::response_body(status, sent.head, sent.connect, &facts)
+            .map_err(|(code, off)| ParseError::new(code, base + off as u64))?;
         let keep_alive = !interim
             && sent.keep_alive
             && framing::persistent(raw.version, &facts)

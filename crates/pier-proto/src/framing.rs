@@ -117,6 +117,7 @@ fn parse_keep_alive_timeout(value: &[u8]) -> Option<i64> {
 pub(crate) fn scan(buf: &[u8], entries: &Entries) -> Result<FieldFacts, HeadError> {
     let mut f = FieldFacts::default();
     let mut te_last_item_chunked = false;
+    let mut te_saw_chunked = false;
     for e in entries.iter() {
         let ns = e.name_start as usize;
         let name = &buf[ns..ns + e.name_len as usize];
@@ -162,15 +163,13 @@ pub(crate) fn scan(buf: &[u8], entries: &Entries) -> Result<FieldFacts, HeadErro
                     continue;
                 }
                 f.has_te = true;
-                // Node refuses a TAB after the last coding (spaces are fine).
+                // Node reads a TAB after a line's last coding as part of it
+                // (`chunked<TAB>` is not chunked); spaces are trimmed.
                 let after = &buf[vs + value.len()..];
-                if after
+                let trailing_tab = after
                     .iter()
                     .take_while(|&&b| b == b' ' || b == b'\t')
-                    .any(|&b| b == b'\t')
-                {
-                    f.te_malformed = true;
-                }
+                    .any(|&b| b == b'\t');
                 let mut items = value.split(|&b| b == b',').peekable();
                 while let Some(raw) = items.next() {
                     let item = trim_ows(raw);
@@ -182,11 +181,15 @@ pub(crate) fn scan(buf: &[u8], entries: &Entries) -> Result<FieldFacts, HeadErro
                         }
                         continue;
                     }
-                    let is_chunked = item.eq_ignore_ascii_case(b"chunked");
-                    if te_last_item_chunked {
-                        // Something follows `chunked`: only one coding may be last.
+                    let is_chunked =
+                        item.eq_ignore_ascii_case(b"chunked") && !(last && trailing_tab);
+                    if te_saw_chunked {
+                        // Something follows `chunked` (on this line or a later
+                        // one, empty items between or not): only one coding
+                        // may be last, and chunked may not be applied twice.
                         f.te_malformed = true;
                     }
+                    te_saw_chunked |= is_chunked;
                     te_last_item_chunked = is_chunked;
                     if !item.iter().all(|&b| crate::syntax::is_token(b)) {
                         f.te_malformed = true;
@@ -219,10 +222,12 @@ pub(crate) fn persistent(version: Version, f: &FieldFacts) -> bool {
     if f.conn_close {
         return false;
     }
-    match (version.major, version.minor) {
-        (1, 0) => f.conn_keep_alive,
-        (0, _) => false,
-        _ => true,
+    // As Node's parser: persistent by default only when both version
+    // digits are non-zero (1.1); HTTP/1.0, 0.9 and 2.0 need `keep-alive`.
+    if version.major > 0 && version.minor > 0 {
+        true
+    } else {
+        f.conn_keep_alive
     }
 }
 
@@ -252,6 +257,15 @@ pub(crate) fn response_body(
     request_was_connect: bool,
     f: &FieldFacts,
 ) -> Result<BodyKind, HeadError> {
+    let bodiless = request_was_head
+        || (100..200).contains(&status)
+        || status == 204
+        || status == 304
+        || (request_was_connect && (200..300).contains(&status));
+    if bodiless && f.has_te && f.content_length.is_some() {
+        // Node refuses the pair even where neither frames a body.
+        return Err((ErrorCode::InvalidTransferEncoding, f.te_at.max(f.cl_at)));
+    }
     if request_was_head
         || (100..200).contains(&status)
         || status == 204

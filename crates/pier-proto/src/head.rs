@@ -75,17 +75,23 @@ pub(crate) fn record_fields(
         } else {
             offset_in(base, f.value)
         };
+        let next_line = match fields.get(i + 1) {
+            Some(n) => offset_in(base, n.name.as_bytes()) as usize,
+            None => head_end - if base[head_end - 2] == b'\r' { 2 } else { 1 },
+        };
         // Each line must end in CRLF: look at the byte before the next line.
-        if !lenient_lf {
-            let next_line = match fields.get(i + 1) {
-                Some(n) => offset_in(base, n.name.as_bytes()) as usize,
-                None => head_end - if base[head_end - 2] == b'\r' { 2 } else { 1 },
-            };
-            if base[next_line - 2] != b'\r' {
-                return Err((ErrorCode::LfExpected, next_line - 1));
-            }
+        let crlf = base[next_line - 2] == b'\r';
+        if !lenient_lf && !crlf {
+            return Err((ErrorCode::LfExpected, next_line - 1));
         }
-        counted += f.name.len() + f.value.len();
+        // Node counts a value up to the line end, trailing whitespace
+        // included (httparse trims it from the slice).
+        let value_span = if f.value.is_empty() {
+            0
+        } else {
+            next_line - 1 - usize::from(crlf) - value_start as usize
+        };
+        counted += f.name.len() + value_span;
         entries.push(Entry {
             name_start,
             name_len: f.name.len() as u32,
@@ -341,23 +347,65 @@ fn check_target(method: &Method, target: &[u8], at: usize) -> Result<(), HeadErr
     if let Some(p) = target.iter().position(|&b| !is_target_byte(b)) {
         return Err((ErrorCode::InvalidUrl, at + p));
     }
-    if method.is_connect() {
-        return Ok(());
-    }
     match target.first() {
         Some(b'/' | b'*') => Ok(()),
-        Some(b) if b.is_ascii_alphabetic() => {
-            let scheme_len = target
-                .iter()
-                .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-                .count();
-            if target[scheme_len..].starts_with(b"://") {
-                Ok(())
-            } else {
-                Err((ErrorCode::InvalidUrl, at + scheme_len))
-            }
-        }
+        // CONNECT's authority-form: `host:port`.
+        Some(_) if method.is_connect() => check_authority(target, 0, at),
+        Some(b) if b.is_ascii_alphabetic() => check_absolute_form(target, at),
         _ => Err((ErrorCode::InvalidUrl, at)),
+    }
+}
+
+/// `scheme://authority[/path][?query]`, with Node's parser's scheme of
+/// letters only.
+fn check_absolute_form(target: &[u8], at: usize) -> Result<(), HeadError> {
+    let scheme_len = target
+        .iter()
+        .take_while(|b| b.is_ascii_alphabetic())
+        .count();
+    if !target[scheme_len..].starts_with(b"://") {
+        return Err((ErrorCode::InvalidUrl, at + scheme_len));
+    }
+    check_authority(target, scheme_len + 3, at)
+}
+
+/// The authority starting at `authority_at`, with the byte set of Node's
+/// parser: unreserved, sub-delims, `:`, `@`, `[`, `]` and `%` (so no `"`,
+/// `{`, `|`, `\`, `<`, `^`, `` ` `` or `#`), ended by `/`, `?` or the end.
+fn check_authority(target: &[u8], authority_at: usize, at: usize) -> Result<(), HeadError> {
+    let authority_byte = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'['
+                    | b']'
+                    | b'%'
+            )
+    };
+    match target[authority_at..]
+        .iter()
+        .position(|&b| !authority_byte(b))
+    {
+        Some(p) if !matches!(target[authority_at + p], b'/' | b'?') => {
+            Err((ErrorCode::InvalidUrl, at + authority_at + p))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -417,11 +465,16 @@ fn parse_request_slow(
     }
     let target = (target_start as u32, (i - target_start) as u32);
     check_target(&method, &buf[target_start..i], target_start)?;
+    let target_end = i;
     while i < buf.len() && buf[i] == b' ' {
         i += 1;
     }
     if need_more(i) {
         return partial(buf.len(), skip, limits);
+    }
+    if matches!(buf[i], b'\r' | b'\n') && i > target_end {
+        // A space promises a version; Node refuses the line without one.
+        return Err((ErrorCode::InvalidConstant, i));
     }
     let version = if matches!(buf[i], b'\r' | b'\n') && !rtsp_only {
         // No version at all: HTTP/0.9, as Node reads it.

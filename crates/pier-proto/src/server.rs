@@ -239,13 +239,22 @@ impl ServerConn {
                         self.idle_reported = true;
                         return Ok(Some(Event::KeepAliveTimeout));
                     }
-                    if !self.input.buf.is_empty()
+                    // Blank lines after the last request are ignored, as
+                    // Node does (RFC 9112 §2.2 asks servers to tolerate an
+                    // extra CRLF); anything else is an error.
+                    let blank = self
+                        .input
+                        .buf
+                        .iter()
+                        .take_while(|&&b| b == b'\r' || b == b'\n')
+                        .count();
+                    if blank < self.input.buf.len()
                         && !self.closing
                         && !self.close_after_response
                         && !self.config.leniency.data_after_close
                     {
                         // The last request said close, yet more bytes came.
-                        return Err(self.input.error(ErrorCode::ClosedConnection, 0));
+                        return Err(self.input.error(ErrorCode::ClosedConnection, blank));
                     }
                     if !self.input.buf.is_empty() {
                         // Bytes after the end are ignored, never parsed.

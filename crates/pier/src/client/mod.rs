@@ -457,7 +457,17 @@ impl<R: Runtime> ClientRequest<R> {
         }
         c.conn
             .send_request(&self.options.method, &self.target, &fields, hint)
-            .map_err(RequestError::Local)?;
+            .map_err(|e| match e {
+                // The peer closed the socket between its hand-out and now
+                // (a pooled socket racing the server's idle close): a hang
+                // up before anything was written, so it may be retried.
+                LocalError::Closed => RequestError::SocketHangUp {
+                    reused: self.reused_socket(),
+                    bytes_written: 0,
+                    retried: self.retried,
+                },
+                other => RequestError::Local(other),
+            })?;
         c.written = 0;
         c.busy = true;
         let mailbox = Arc::new(Mutex::new(Exchange {
