@@ -298,12 +298,7 @@ impl ClientConn {
             // Stray blank lines between messages are harmless (Node skips
             // them); any other byte nobody asked for means the connection
             // cannot be trusted.
-            let blank = self
-                .input
-                .buf
-                .iter()
-                .take_while(|&&b| b == b'\r' || b == b'\n')
-                .count();
+            let blank = self.input.blank_lines();
             if blank == self.input.buf.len() {
                 return Ok(None);
             }

@@ -36,6 +36,12 @@ impl Inbound {
         }
     }
 
+    /// How many CR and LF bytes the buffer starts with (blank lines, which
+    /// Node skips between messages).
+    pub(crate) fn blank_lines(&self) -> usize {
+        crate::head::leading_blank_lines(&self.buf)
+    }
+
     pub(crate) fn error(&self, code: ErrorCode, at: usize) -> ParseError {
         ParseError::new(code, self.consumed + at as u64)
     }

@@ -42,7 +42,7 @@ pub(crate) struct RawResponse {
     pub(crate) reason: (u32, u32),
 }
 
-fn leading_blank_lines(buf: &[u8]) -> usize {
+pub(crate) fn leading_blank_lines(buf: &[u8]) -> usize {
     // Node skips CR and LF bytes before a start line, paired or not.
     buf.iter()
         .take_while(|&&b| b == b'\r' || b == b'\n')

@@ -242,12 +242,7 @@ impl ServerConn {
                     // Blank lines after the last request are ignored, as
                     // Node does (RFC 9112 §2.2 asks servers to tolerate an
                     // extra CRLF); anything else is an error.
-                    let blank = self
-                        .input
-                        .buf
-                        .iter()
-                        .take_while(|&&b| b == b'\r' || b == b'\n')
-                        .count();
+                    let blank = self.input.blank_lines();
                     if blank < self.input.buf.len()
                         && !self.closing
                         && !self.close_after_response
