@@ -461,6 +461,23 @@ macro_rules! fault_tests {
         const TIMEOUT_408: &str = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n";
 
         /// Reads the 408 and the close; returns how long after `t0` they came.
+        /// Trickles a head through `wr`: `p` must get 408 and a close at the
+        /// 400 ms headers timeout, and the server must go on serving.
+        async fn trickled_head_gets_408(
+            server: &pier::Server<Rt>,
+            addr: SocketAddr,
+            mut p: Peer,
+            wr: tokio::net::tcp::OwnedWriteHalf,
+        ) {
+            let t0 = Instant::now();
+            let writer = trickle(wr, long_head());
+            let at = expect_408(&mut p, t0).await;
+            writer.abort();
+            assert!(at >= ms(380) && at < ms(1100), "408 after {at:?}");
+            assert_no_connections(server).await;
+            assert_serves(addr).await;
+        }
+
         async fn expect_408(p: &mut Peer, t0: Instant) -> Duration {
             let (got, closed) = p.read_for(ms(3000)).await;
             let at = t0.elapsed();
@@ -473,14 +490,8 @@ macro_rules! fault_tests {
         async fn slowloris_head_on_the_first_request_gets_408_and_close() {
             // node: S2 — also when every byte comes well within the timeout.
             let (server, addr, _first, _ends) = body_server(slow_options()).await;
-            let (mut p, wr) = Peer::connect_split(addr).await;
-            let t0 = Instant::now();
-            let writer = trickle(wr, long_head());
-            let at = expect_408(&mut p, t0).await;
-            writer.abort();
-            assert!(at >= ms(380) && at < ms(1100), "408 after {at:?}");
-            assert_no_connections(&server).await;
-            assert_serves(addr).await;
+            let (p, wr) = Peer::connect_split(addr).await;
+            trickled_head_gets_408(&server, addr, p, wr).await;
         }
 
         #[tokio::test]
@@ -490,13 +501,7 @@ macro_rules! fault_tests {
             let (mut p, mut wr) = Peer::connect_split(addr).await;
             wr.write_all(get("/ok").as_bytes()).await.expect("write");
             assert_eq!(p.response().await, ok_keep_alive("ok"));
-            let t0 = Instant::now();
-            let writer = trickle(wr, long_head());
-            let at = expect_408(&mut p, t0).await;
-            writer.abort();
-            assert!(at >= ms(380) && at < ms(1100), "408 after {at:?}");
-            assert_no_connections(&server).await;
-            assert_serves(addr).await;
+            trickled_head_gets_408(&server, addr, p, wr).await;
         }
 
         #[tokio::test]
