@@ -410,7 +410,9 @@ const CLASSES = [
     id: 'pier-refuses-sooner', side: 'server', status: 'timing',
     text: 'an unfinished PRI or ICE/ request line: Pier refuses at once, Node waits but refuses every continuation',
     test: ({ c, v }) => !v.node_error && v.pier_error && v.node_messages.length === v.pier_messages.length &&
-      (/(?:^|\n)PRI /.test(c.input_latin1) || /(?:^|\n)[A-Z_]+ +\S+ +I/.test(c.input_latin1)),
+      (/(?:^|\n)PRI /.test(c.input_latin1) || /(?:^|\n)[A-Z_]+ +\S+ +I/.test(c.input_latin1) ||
+        // a bare start of the HTTP/2 preface (`PRI`, cut short)
+        'PRI * HTTP/2.0'.startsWith(c.input_latin1.replace(/^[\r\n]+/, ''))),
   },
   // ----- server
   {
