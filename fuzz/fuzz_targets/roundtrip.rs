@@ -361,14 +361,25 @@ fn receivable_target(method: &Method, t: &[u8]) -> bool {
     if t.is_empty() || !t.iter().all(|&b| (0x21..0x7f).contains(&b)) {
         return false;
     }
-    if method.is_connect() || t[0] == b'/' || t[0] == b'*' {
+    if t[0] == b'/' || t[0] == b'*' {
         return true;
     }
-    let scheme = t
-        .iter()
-        .take_while(|&&b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-        .count();
-    t[0].is_ascii_alphabetic() && t[scheme..].starts_with(b"://")
+    // An authority (up to the first `/` or `?`) holds URL characters only.
+    let authority_ok = |a: &[u8]| {
+        let end = a
+            .iter()
+            .position(|&b| b == b'/' || b == b'?')
+            .unwrap_or(a.len());
+        a[..end]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@[]%".contains(&b))
+    };
+    if method.is_connect() {
+        return authority_ok(t);
+    }
+    // Absolute form: a scheme of letters, `://`, an authority.
+    let scheme = t.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    scheme > 0 && t[scheme..].starts_with(b"://") && authority_ok(&t[scheme + 3..])
 }
 
 /// Runs one call on the client, checking that a refusal queued nothing.
