@@ -1,20 +1,27 @@
 //! The `Date` header (IMF-fixdate), formatted at most once a second.
 
-use std::sync::Mutex;
+use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-static CACHE: Mutex<(u64, [u8; 29])> = Mutex::new((u64::MAX, [0; 29]));
+thread_local! {
+    // One cache per thread: no lock on every response.
+    static CACHE: Cell<(u64, [u8; 29])> = const { Cell::new((u64::MAX, [0; 29])) };
+}
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` for now.
 pub(crate) fn http_date() -> [u8; 29] {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if cache.0 != secs {
-        *cache = (secs, format(secs));
-    }
-    cache.1
+    CACHE.with(|cache| {
+        let (cached, text) = cache.get();
+        if cached == secs {
+            return text;
+        }
+        let text = format(secs);
+        cache.set((secs, text));
+        text
+    })
 }
 
 /// Formats seconds since the Unix epoch.

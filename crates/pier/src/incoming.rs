@@ -12,13 +12,15 @@ use std::ops::Deref;
 /// (`method()`, `target()`, `status()`, …) are available directly.
 #[derive(Debug)]
 pub struct IncomingMessage<H = RequestHead> {
-    head: H,
+    /// Boxed as the protocol core hands it over: moving a message (into a
+    /// handler's future, say) moves a pointer, not the head.
+    head: Box<H>,
     body: Body,
     peer: Option<PeerAddr>,
 }
 
 impl<H> IncomingMessage<H> {
-    pub(crate) fn new(head: H, body: Body, peer: Option<PeerAddr>) -> Self {
+    pub(crate) fn new(head: Box<H>, body: Body, peer: Option<PeerAddr>) -> Self {
         IncomingMessage { head, body, peer }
     }
 
@@ -34,7 +36,7 @@ impl<H> IncomingMessage<H> {
 
     /// Splits into head and body.
     pub fn into_parts(self) -> (H, Body) {
-        (self.head, self.body)
+        (*self.head, self.body)
     }
 
     /// The next body chunk, `None` at the end.

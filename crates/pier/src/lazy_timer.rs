@@ -8,7 +8,7 @@
 use crate::runtime::{Runtime, Timer};
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 /// What a poll of the timer found.
@@ -23,6 +23,11 @@ pub(crate) enum Fired {
 pub(crate) struct LazyTimer<R: Runtime> {
     timer: Option<R::Timer>,
     armed: Option<Instant>,
+    /// The waker the armed timer was last polled with: until the armed
+    /// instant it cannot have fired, so polling it again (a few atomic
+    /// operations in most runtimes, on every pass of a busy connection)
+    /// can wait.
+    registered: Option<Waker>,
 }
 
 impl<R: Runtime> LazyTimer<R> {
@@ -30,16 +35,18 @@ impl<R: Runtime> LazyTimer<R> {
         LazyTimer {
             timer: None,
             armed: None,
+            registered: None,
         }
     }
 
     /// Keeps the timer at or before `deadline` and polls it. `None` means
-    /// no deadline: nothing to wait for.
+    /// no deadline: nothing to wait for. `now` is the caller's clock read.
     pub(crate) fn poll(
         &mut self,
         rt: &R,
         cx: &mut Context<'_>,
         deadline: Option<Instant>,
+        now: Instant,
     ) -> Poll<Fired> {
         let Some(deadline) = deadline else {
             self.armed = None;
@@ -51,11 +58,29 @@ impl<R: Runtime> LazyTimer<R> {
                 None => self.timer = Some(rt.timer(deadline)),
             }
             self.armed = Some(deadline);
+            self.registered = None;
+        }
+        let armed = self.armed.expect("armed above");
+        if now < armed
+            && self
+                .registered
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            return Poll::Pending;
         }
         let timer = self.timer.as_mut().expect("armed above");
         if Pin::new(timer).poll(cx).is_pending() {
+            if self
+                .registered
+                .as_ref()
+                .is_none_or(|w| !w.will_wake(cx.waker()))
+            {
+                self.registered = Some(cx.waker().clone());
+            }
             return Poll::Pending;
         }
+        self.registered = None;
         self.armed = None;
         let now = rt.now();
         Poll::Ready(if deadline > now {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 pub(crate) struct Exchange {
     pub(crate) informational: VecDeque<ResponseHead>,
-    pub(crate) head: Option<Result<ResponseHead, RequestError>>,
+    pub(crate) head: Option<Result<Box<ResponseHead>, RequestError>>,
     pub(crate) body: Option<Body>,
     pub(crate) upgraded: Option<(Box<dyn Transport>, Bytes)>,
     pub(crate) waker: Option<Waker>,
@@ -195,11 +195,11 @@ impl<R: Runtime> ClientDriver<R> {
                                 let mut ex = lock_ex(&mb);
                                 if upgrade {
                                     self.upgrade_pending = true;
-                                    ex.head = Some(Ok(*head));
+                                    ex.head = Some(Ok(head));
                                 } else {
                                     let (tx, rx) = body::channel();
                                     self.body = Some(tx);
-                                    ex.head = Some(Ok(*head));
+                                    ex.head = Some(Ok(head));
                                     ex.body = Some(rx);
                                     ex.wake();
                                 }
@@ -382,7 +382,7 @@ impl<R: Runtime> ClientDriver<R> {
         }
     }
 
-    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+    fn poll_timer(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let (idle, exchange_timeout) = {
             let s = lock(&self.shared);
             let idle = if s.busy { None } else { s.idle_timeout };
@@ -396,7 +396,7 @@ impl<R: Runtime> ClientDriver<R> {
         let deadline = idle
             .or(exchange_timeout)
             .map(|limit| self.last_activity + limit);
-        match self.timer.poll(&self.rt, cx, deadline) {
+        match self.timer.poll(&self.rt, cx, deadline, now) {
             Poll::Pending => return false,
             Poll::Ready(Fired::Early) => return true,
             Poll::Ready(Fired::Due(_)) => {}
@@ -479,7 +479,7 @@ impl<R: Runtime> Future for ClientDriver<R> {
                     progress = true;
                 }
             }
-            progress |= this.poll_timer(cx);
+            progress |= this.poll_timer(cx, now);
             if !progress {
                 return Poll::Pending;
             }

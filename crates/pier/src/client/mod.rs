@@ -706,7 +706,7 @@ impl<R: Runtime> ClientRequest<R> {
                     _ => return Poll::Ready(Err(RequestError::Destroyed)),
                 };
                 return Poll::Ready(Ok(Err(UpgradeResponse {
-                    head,
+                    head: *head,
                     io: Upgraded::new(io),
                     rest,
                 })));

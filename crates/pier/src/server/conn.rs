@@ -191,7 +191,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
 
     fn on_event(&mut self, ev: Event) {
         match ev {
-            Event::Request(head) => self.on_request(*head),
+            Event::Request(head) => self.on_request(head),
             Event::Data(data) => match &self.body {
                 Some(tx) if !tx.reader_gone() => tx.push(data),
                 _ => {
@@ -228,7 +228,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         }
     }
 
-    fn on_request(&mut self, head: RequestHead) {
+    fn on_request(&mut self, head: Box<RequestHead>) {
         self.requests += 1;
         let opts = &self.server.options;
         let handlers = self.server.handlers.clone();
@@ -439,7 +439,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     }
 
     /// Keeps the timer at the protocol's deadline (and `server.timeout`).
-    fn poll_timer(&mut self, cx: &mut Context<'_>, snap: &Snapshot) -> bool {
+    fn poll_timer(&mut self, cx: &mut Context<'_>, snap: &Snapshot, now: Instant) -> bool {
         let inactivity = self.server.options.timeout;
         let (proto, idle) = (snap.deadline, snap.is_idle && snap.handlers == 0);
         // Between requests the keep-alive timeout replaces `server.timeout`
@@ -451,7 +451,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let now = match self.timer.poll(&self.rt, cx, deadline) {
+        let now = match self.timer.poll(&self.rt, cx, deadline, now) {
             Poll::Pending => return false,
             Poll::Ready(Fired::Early) => return true,
             Poll::Ready(Fired::Due(now)) => now,
@@ -507,7 +507,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         }
         let until = *until;
         loop {
-            match self.timer.poll(&self.rt, cx, Some(until)) {
+            match self.timer.poll(&self.rt, cx, Some(until), self.rt.now()) {
                 Poll::Pending => return Poll::Pending,
                 // Armed for an earlier deadline: poll again for ours.
                 Poll::Ready(Fired::Early) => {}
@@ -611,7 +611,7 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
                 }
                 break;
             }
-            progress |= this.poll_timer(cx, &snap);
+            progress |= this.poll_timer(cx, &snap, now);
             if !progress {
                 return Poll::Pending;
             }
