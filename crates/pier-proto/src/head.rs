@@ -16,6 +16,10 @@ use core::mem::MaybeUninit;
 /// Fields parsed on the fast path before falling back to a heap buffer.
 const STACK_FIELDS: usize = 64;
 
+/// Fields the request fast path parses into uninitialised stack slots
+/// (8 KiB; leaving them uninitialised makes the size free).
+const FAST_FIELDS: usize = 256;
+
 /// Where and why parsing stopped: the code and the offset inside the buffer.
 pub(crate) type HeadError = (ErrorCode, usize);
 
@@ -184,20 +188,27 @@ pub(crate) fn parse_fields(
         Err(httparse::Error::TooManyHeaders) => {}
         Err(e) => return Err(field_error(buf, from, e)),
     }
-    // Many fields: every line takes at least three bytes (`a:` LF).
-    // Size by the most a head may take, not by all buffered input.
-    let span = rest.len().min(Limits::raw_bound(max_size));
-    let mut big = vec![httparse::EMPTY_HEADER; span / 3 + 1];
-    match httparse::parse_headers(rest, &mut big) {
-        Ok(httparse::Status::Complete((n, fields))) => {
-            parsed_len = from + n;
-            record_fields(
-                buf, fields, parsed_len, max_size, lenient_lf, counted, entries,
-            )?;
-            Ok(Some(parsed_len))
+    // Many fields: retry with four times the room each time, up to the
+    // most a head within the raw bound can hold (every line takes at least
+    // three bytes, `a:` LF). Sizing for that most at once would allocate
+    // and clear a large array for every head of a few hundred fields.
+    let most = rest.len().min(Limits::raw_bound(max_size)) / 3 + 1;
+    let mut room = STACK_FIELDS * 4;
+    loop {
+        let size = room.min(most);
+        let mut big = vec![httparse::EMPTY_HEADER; size];
+        match httparse::parse_headers(rest, &mut big) {
+            Ok(httparse::Status::Complete((n, fields))) => {
+                parsed_len = from + n;
+                record_fields(
+                    buf, fields, parsed_len, max_size, lenient_lf, counted, entries,
+                )?;
+                return Ok(Some(parsed_len));
+            }
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(httparse::Error::TooManyHeaders) if size < most => room *= 4,
+            Err(e) => return Err(field_error(buf, from, e)),
         }
-        Ok(httparse::Status::Partial) => Ok(None),
-        Err(e) => Err(field_error(buf, from, e)),
     }
 }
 
@@ -250,7 +261,7 @@ fn parse_request_inner(
     // Fast path: httparse's strict request line.
     // Uninitialised slots: filling 64 empty headers first costs more than
     // parsing a small request.
-    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_FIELDS];
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; FAST_FIELDS];
     let mut req = httparse::Request::new(&mut []);
     match req.parse_with_uninit_headers(line, &mut fields) {
         Ok(httparse::Status::Complete(n)) => {
