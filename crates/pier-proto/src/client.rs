@@ -10,7 +10,7 @@ use crate::error::{ErrorCode, LocalError, ParseError};
 use crate::event::Event;
 use crate::framing::{self, BodyKind};
 use crate::head::{parse_response, Parsed};
-use crate::headers::{truncate_entries, RawHeaders};
+use crate::headers::{truncate_entries, RawHeaders, Trailers};
 use crate::message::ResponseHead;
 use crate::method::Method;
 use bytes::{BufMut, Bytes};
@@ -376,7 +376,7 @@ impl ClientConn {
         if !keep_alive {
             self.no_more_requests = true;
         }
-        Event::End(trailers)
+        Event::End(Trailers::new(trailers))
     }
 
     /// Whether the connection can carry another request now: the last

@@ -39,6 +39,52 @@ pub struct RawHeaders {
     entries: Entries,
 }
 
+/// The trailer section that ended a message. Most messages have none, so
+/// the fields are boxed only when there were some: every [`Event`] stays
+/// small to move. Dereferences to the fields (empty when there were none).
+///
+/// [`Event`]: crate::Event
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Trailers(Option<Box<RawHeaders>>);
+
+impl Trailers {
+    pub(crate) fn new(fields: RawHeaders) -> Self {
+        if fields.is_empty() {
+            Trailers(None)
+        } else {
+            Trailers(Some(Box::new(fields)))
+        }
+    }
+
+    /// The fields, owned (empty when there were none).
+    pub fn into_raw(self) -> RawHeaders {
+        self.0.map(|b| *b).unwrap_or_default()
+    }
+}
+
+impl From<RawHeaders> for Trailers {
+    fn from(fields: RawHeaders) -> Self {
+        Trailers::new(fields)
+    }
+}
+
+impl std::ops::Deref for Trailers {
+    type Target = RawHeaders;
+    fn deref(&self) -> &RawHeaders {
+        static EMPTY: std::sync::OnceLock<RawHeaders> = std::sync::OnceLock::new();
+        match &self.0 {
+            Some(fields) => fields,
+            None => EMPTY.get_or_init(RawHeaders::default),
+        }
+    }
+}
+
+impl fmt::Debug for Trailers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
 /// How Node treats a repeated field in `message.headers`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Duplicates {

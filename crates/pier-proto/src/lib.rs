@@ -82,7 +82,7 @@ pub use encode::{reason_phrase, validate_field, BodyHint};
 pub use error::{Error, ErrorCode, LocalError, ParseError};
 pub use event::Event;
 pub use framing::{BodyKind, Expectation};
-pub use headers::{duplicates_rule, Duplicates, RawHeaders};
+pub use headers::{duplicates_rule, Duplicates, RawHeaders, Trailers};
 pub use message::{RequestHead, ResponseHead};
 pub use method::{KnownMethod, Method, Version};
 pub use server::ServerConn;

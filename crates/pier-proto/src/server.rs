@@ -8,7 +8,7 @@ use crate::error::{ErrorCode, LocalError, ParseError};
 use crate::event::Event;
 use crate::framing::{self, Expectation};
 use crate::head::{parse_request, Parsed};
-use crate::headers::{truncate_entries, RawHeaders};
+use crate::headers::{truncate_entries, RawHeaders, Trailers};
 use crate::message::RequestHead;
 use crate::method::Version;
 use crate::timer::{earliest, Deadline};
@@ -365,7 +365,7 @@ impl ServerConn {
             // The next request has already started arriving.
             self.start_head_phase();
         }
-        Event::End(trailers)
+        Event::End(Trailers::new(trailers))
     }
 
     fn last_request_keep_alive(&self) -> bool {

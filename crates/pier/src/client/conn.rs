@@ -220,7 +220,7 @@ impl<R: Runtime> ClientDriver<R> {
                             // right after the body reuses it.
                             self.on_exchange_done(reusable);
                             if let Some(tx) = self.body.take() {
-                                tx.end(trailers);
+                                tx.end(trailers.into_raw());
                             }
                         }
                         Event::Upgrade(rest) => {

@@ -206,7 +206,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             },
             Event::End(trailers) => {
                 if let Some(tx) = self.body.take() {
-                    tx.end(trailers);
+                    tx.end(trailers.into_raw());
                 }
                 self.unread = 0;
             }
