@@ -9,10 +9,18 @@ use crate::event::Event;
 use crate::framing::BodyKind;
 use bytes::{Buf, Bytes, BytesMut};
 
+/// Buffers that never grew past this are kept while a connection idles:
+/// the next message reuses them in place (once the bytes handed out are
+/// dropped) instead of allocating twice more; bigger ones are freed.
+pub(crate) const KEPT_WHEN_IDLE: usize = 4096;
+
 /// Received bytes not yet turned into events.
 #[derive(Debug, Default)]
 pub(crate) struct Inbound {
     pub(crate) buf: BytesMut,
+    /// The largest capacity `buf` was seen with since it was last
+    /// replaced: its allocation's size, or close to it.
+    grown: usize,
     /// Stream offset of `buf[0]`: how many bytes were consumed before it.
     pub(crate) consumed: u64,
     pub(crate) eof: bool,
@@ -23,16 +31,20 @@ pub(crate) struct Inbound {
 impl Inbound {
     pub(crate) fn feed(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);
+        self.grown = self.grown.max(self.buf.capacity());
     }
 
     pub(crate) fn feed_bytes(&mut self, data: Bytes) {
         if !self.buf.is_empty() {
-            self.buf.extend_from_slice(&data);
+            self.feed(&data);
             return;
         }
         match data.try_into_mut() {
-            Ok(owned) => self.buf = owned,
-            Err(shared) => self.buf.extend_from_slice(&shared),
+            Ok(owned) => {
+                self.grown = self.grown.max(owned.capacity());
+                self.buf = owned;
+            }
+            Err(shared) => self.feed(&shared),
         }
     }
 
@@ -55,10 +67,11 @@ impl Inbound {
         None
     }
 
-    /// Frees the buffer if it holds nothing.
+    /// Frees the buffer if it holds nothing and has grown large.
     pub(crate) fn release(&mut self) {
-        if self.buf.is_empty() {
+        if self.buf.is_empty() && self.grown > KEPT_WHEN_IDLE {
             self.buf = BytesMut::new();
+            self.grown = 0;
         }
     }
 

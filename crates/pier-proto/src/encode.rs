@@ -52,6 +52,9 @@ pub(crate) struct Transmit {
     pub(crate) queue: VecDeque<Bytes>,
     pub(crate) scratch: BytesMut,
     pub(crate) queued_bytes: usize,
+    /// The largest capacity `scratch` was seen with since it was last
+    /// replaced (see [`KEPT_WHEN_IDLE`](crate::conn::KEPT_WHEN_IDLE)).
+    grown: usize,
 }
 
 impl Transmit {
@@ -65,6 +68,7 @@ impl Transmit {
     /// Moves whatever the scratch buffer holds into the queue.
     pub(crate) fn flush_scratch(&mut self) {
         if !self.scratch.is_empty() {
+            self.grown = self.grown.max(self.scratch.capacity());
             let b = self.scratch.split().freeze();
             self.push(b);
         }
@@ -86,14 +90,16 @@ impl Transmit {
     pub(crate) fn reserve(&mut self, n: usize) {
         if self.scratch.capacity() - self.scratch.len() < n {
             self.scratch.reserve(n.max(512));
+            self.grown = self.grown.max(self.scratch.capacity());
         }
     }
 
-    /// Frees the scratch buffer's spare room (heads already split off keep
-    /// their own bytes alive until written).
+    /// Frees the scratch buffer if it has grown large (heads already split
+    /// off keep their own bytes alive until written).
     pub(crate) fn release(&mut self) {
-        if self.scratch.is_empty() {
+        if self.scratch.is_empty() && self.grown > crate::conn::KEPT_WHEN_IDLE {
             self.scratch = BytesMut::new();
+            self.grown = 0;
         }
     }
 }
