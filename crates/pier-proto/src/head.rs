@@ -165,8 +165,8 @@ fn partial<T>(buf_len: usize, skip: usize, limits: &Limits) -> Result<Parsed<T>,
 }
 
 /// Parses the fields after a start line that ends at `from`.
-pub(crate) fn parse_fields(
-    buf: &[u8],
+pub(crate) fn parse_fields<'a>(
+    buf: &'a [u8],
     from: usize,
     max_size: usize,
     lenient_lf: bool,
@@ -174,19 +174,11 @@ pub(crate) fn parse_fields(
     entries: &mut Entries,
 ) -> Result<Option<usize>, HeadError> {
     let rest = &buf[from..];
-    let parsed_len;
-    let mut small = [httparse::EMPTY_HEADER; STACK_FIELDS];
-    match httparse::parse_headers(rest, &mut small) {
-        Ok(httparse::Status::Complete((n, fields))) => {
-            parsed_len = from + n;
-            record_fields(
-                buf, fields, parsed_len, max_size, lenient_lf, counted, entries,
-            )?;
-            return Ok(Some(parsed_len));
-        }
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => {}
-        Err(e) => return Err(field_error(buf, from, e)),
+    let mut attempt = |fields: &mut [httparse::Header<'a>]| {
+        fields_into(buf, from, fields, max_size, lenient_lf, counted, entries)
+    };
+    if let Some(done) = attempt(&mut [httparse::EMPTY_HEADER; STACK_FIELDS])? {
+        return Ok(done);
     }
     // Many fields: retry with four times the room each time, up to the
     // most a head within the raw bound can hold (every line takes at least
@@ -196,19 +188,37 @@ pub(crate) fn parse_fields(
     let mut room = STACK_FIELDS * 4;
     loop {
         let size = room.min(most);
-        let mut big = vec![httparse::EMPTY_HEADER; size];
-        match httparse::parse_headers(rest, &mut big) {
-            Ok(httparse::Status::Complete((n, fields))) => {
-                parsed_len = from + n;
-                record_fields(
-                    buf, fields, parsed_len, max_size, lenient_lf, counted, entries,
-                )?;
-                return Ok(Some(parsed_len));
-            }
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(httparse::Error::TooManyHeaders) if size < most => room *= 4,
-            Err(e) => return Err(field_error(buf, from, e)),
+        match attempt(&mut vec![httparse::EMPTY_HEADER; size])? {
+            Some(done) => return Ok(done),
+            None if size < most => room *= 4,
+            None => return Err(field_error(buf, from, httparse::Error::TooManyHeaders)),
         }
+    }
+}
+
+/// One attempt at the fields with room for `fields.len()` of them: the
+/// head's length (`None` when it is not complete yet), or `None` when
+/// there was not room enough.
+fn fields_into<'a>(
+    buf: &'a [u8],
+    from: usize,
+    fields: &mut [httparse::Header<'a>],
+    max_size: usize,
+    lenient_lf: bool,
+    counted: usize,
+    entries: &mut Entries,
+) -> Result<Option<Option<usize>>, HeadError> {
+    match httparse::parse_headers(&buf[from..], fields) {
+        Ok(httparse::Status::Complete((n, fields))) => {
+            let parsed_len = from + n;
+            record_fields(
+                buf, fields, parsed_len, max_size, lenient_lf, counted, entries,
+            )?;
+            Ok(Some(Some(parsed_len)))
+        }
+        Ok(httparse::Status::Partial) => Ok(Some(None)),
+        Err(httparse::Error::TooManyHeaders) => Ok(None),
+        Err(e) => Err(field_error(buf, from, e)),
     }
 }
 

@@ -426,11 +426,16 @@ async fn run_server_case(case: &Json) -> Result<(), String> {
 
 /// Runs `f` on every case, a few at a time, and fails with every
 /// disagreement at once.
-async fn run_all<F, Fut>(cases: &[Json], f: F)
+/// Runs every case of the fixture's `section` (at least `min` of them)
+/// through `f`, a dozen at a time, and reports every failure at once.
+async fn run_section<F, Fut>(section: &str, min: usize, f: F)
 where
     F: Fn(Json) -> Fut,
     Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
 {
+    let fx = fixture();
+    let cases = fx.field(section).arr();
+    assert!(cases.len() >= min, "the fixture lost {section} cases");
     let gate = Arc::new(tokio::sync::Semaphore::new(12));
     let mut tasks = Vec::new();
     for case in cases {
@@ -464,10 +469,12 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_draws_nodes_message_boundaries() {
-    let fx = fixture();
-    let cases = fx.field("server").arr();
-    assert!(cases.len() >= 80, "the fixture lost cases");
-    run_all(cases, |case| async move { run_server_case(&case).await }).await;
+    run_section(
+        "server",
+        80,
+        |case| async move { run_server_case(&case).await },
+    )
+    .await;
 }
 
 // ----- client -----
@@ -527,10 +534,12 @@ async fn run_client_case(case: &Json) -> Result<(), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_draws_nodes_message_boundaries() {
-    let fx = fixture();
-    let cases = fx.field("client").arr();
-    assert!(cases.len() >= 45, "the fixture lost cases");
-    run_all(cases, |case| async move { run_client_case(&case).await }).await;
+    run_section(
+        "client",
+        45,
+        |case| async move { run_client_case(&case).await },
+    )
+    .await;
 }
 
 // ----- idle pooled sockets -----
@@ -624,10 +633,7 @@ async fn run_pool_case(case: &Json) -> Result<(), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_pooled_socket_never_answers_the_next_request() {
-    let fx = fixture();
-    let cases = fx.field("pool").arr();
-    assert_eq!(cases.len(), 2, "the fixture lost cases");
-    run_all(cases, |case| async move { run_pool_case(&case).await }).await;
+    run_section("pool", 2, |case| async move { run_pool_case(&case).await }).await;
 }
 
 // ----- outgoing fields -----
@@ -776,10 +782,10 @@ async fn run_outgoing_case(case: &Json) -> Result<(), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_outgoing_fields_are_refused_before_anything_is_written() {
-    let fx = fixture();
-    let cases = fx.field("outgoing").arr();
-    assert_eq!(cases.len(), 28, "the fixture lost cases");
-    run_all(cases, |case| async move { run_outgoing_case(&case).await }).await;
+    run_section("outgoing", 28, |case| async move {
+        run_outgoing_case(&case).await
+    })
+    .await;
 }
 
 #[tokio::test]
