@@ -220,11 +220,12 @@ const OUTGOING_DIFFERENCES: &[Documented<OutgoingOutcome>] = &[
     },
 ];
 
-/// The expected outcome: Node's, or the documented difference.
-fn expected<T: Clone>(table: &[Documented<T>], case: &str, node: &T) -> (T, bool) {
+/// The expected outcome, Node's or the documented difference, and which
+/// of the two it is (for failure messages).
+fn expected<T: Clone>(table: &[Documented<T>], case: &str, node: &T) -> (T, &'static str) {
     match table.iter().find(|d| d.case == case) {
-        Some(d) => ((d.pier)(node), true),
-        None => (node.clone(), false),
+        Some(d) => ((d.pier)(node), " (documented difference)"),
+        None => (node.clone(), " (Node)"),
     }
 }
 
@@ -406,13 +407,8 @@ async fn run_server_case(case: &Json) -> Result<(), String> {
         statuses: statuses(&wire).map_err(|e| format!("{name}: {e}"))?,
         closed,
     };
-    let (expected, documented) = expected(SERVER_DIFFERENCES, name, &node);
+    let (expected, why) = expected(SERVER_DIFFERENCES, name, &node);
     if pier != expected {
-        let why = if documented {
-            " (documented difference)"
-        } else {
-            " (Node)"
-        };
         return Err(format!(
             "{name}: Pier {pier:?}\n    expected{why} {expected:?}\n    input {:?}",
             latin1(&input_of(case))
@@ -766,13 +762,8 @@ async fn run_outgoing_case(case: &Json) -> Result<(), String> {
             (shape(pier), shape(node))
         }
     };
-    let (expected, documented) = expected(OUTGOING_DIFFERENCES, name, &node);
+    let (expected, why) = expected(OUTGOING_DIFFERENCES, name, &node);
     if pier != expected {
-        let why = if documented {
-            " (documented difference)"
-        } else {
-            " (Node)"
-        };
         return Err(format!(
             "{name}: Pier {pier:?}\n    expected{why} {expected:?}"
         ));

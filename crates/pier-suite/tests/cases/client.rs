@@ -531,18 +531,7 @@ async fn c4_close_before_any_response_is_a_socket_hang_up() {
         let sent = w.read_request().await;
         w.write(partial).await;
         drop(w);
-        match done(client).await {
-            Err(RequestError::SocketHangUp {
-                reused,
-                bytes_written,
-                retried,
-            }) => {
-                assert!(!reused && !retried);
-                assert_eq!(bytes_written, sent.len() as u64);
-            }
-            Err(e) => panic!("{partial:?}: expected a socket hang up, got {e}"),
-            Ok(_) => panic!("{partial:?}: expected a socket hang up, got a response"),
-        }
+        assert_fresh_hang_up(done(client).await, sent.len(), &format!("{partial:?}"));
         // A fresh socket is never retried.
         assert!(!peer.accepts_within(ms(50)).await);
     }

@@ -4,7 +4,9 @@
 // started from an inline script.
 
 use super::{rt, Rt};
-use pier::{Agent, AgentChoice, AgentOptions, RawHeaders, RequestOptions, Runtime};
+use pier::{
+    Agent, AgentChoice, AgentOptions, RawHeaders, RequestError, RequestOptions, Runtime,
+};
 use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -17,6 +19,27 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// How long a test waits for something it expects before failing.
 pub const PATIENCE: Duration = Duration::from_secs(5);
+
+/// `outcome` must be a socket hang-up on a fresh socket, not retried,
+/// after all `request_len` bytes of the request went out.
+pub fn assert_fresh_hang_up<T: std::fmt::Debug>(
+    outcome: Result<T, RequestError>,
+    request_len: usize,
+    what: &str,
+) {
+    match outcome {
+        Err(RequestError::SocketHangUp {
+            reused,
+            bytes_written,
+            retried,
+        }) => {
+            assert!(!reused && !retried, "{what}");
+            assert_eq!(bytes_written, request_len as u64, "{what}");
+        }
+        Err(e) => panic!("{what}: expected a socket hang up, got {e}"),
+        Ok(res) => panic!("{what}: expected a socket hang up, got {res:?}"),
+    }
+}
 
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
