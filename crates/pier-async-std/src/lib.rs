@@ -157,6 +157,24 @@ fn ignore_not_connected(r: io::Result<()>) -> io::Result<()> {
     }
 }
 
+/// Accepts from a non-blocking listener on the `async-io` reactor, waiting
+/// for readability while `accept` says it would block.
+fn poll_accept_on<L, S>(
+    listener: &Async<L>,
+    cx: &mut Context<'_>,
+    accept: impl Fn(&L) -> io::Result<Async<S>>,
+) -> Poll<io::Result<Stream<Async<S>>>> {
+    loop {
+        match accept(listener.get_ref()) {
+            Ok(s) => return Poll::Ready(Ok(Stream(s))),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                std::task::ready!(listener.poll_readable(cx))?;
+            }
+            Err(e) => return Poll::Ready(Err(e)),
+        }
+    }
+}
+
 /// A TCP listener on the `async-io` reactor.
 #[derive(Debug)]
 pub struct TcpListener(Async<std::net::TcpListener>);
@@ -164,17 +182,7 @@ pub struct TcpListener(Async<std::net::TcpListener>);
 impl Listener for TcpListener {
     type Conn = Stream<Async<TcpStream>>;
     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Conn>> {
-        loop {
-            match self.0.get_ref().accept() {
-                Ok((s, _)) => return Poll::Ready(Async::new(s).map(Stream)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if let Err(e) = std::task::ready!(self.0.poll_readable(cx)) {
-                        return Poll::Ready(Err(e));
-                    }
-                }
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
+        poll_accept_on(&self.0, cx, |l| l.accept().and_then(|(s, _)| Async::new(s)))
     }
     fn local_addr(&self) -> io::Result<ListenAddr> {
         self.0.get_ref().local_addr().map(ListenAddr::Tcp)
@@ -190,17 +198,7 @@ pub struct UnixListener(Async<std::os::unix::net::UnixListener>, std::path::Path
 impl Listener for UnixListener {
     type Conn = Stream<Async<std::os::unix::net::UnixStream>>;
     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Conn>> {
-        loop {
-            match self.0.get_ref().accept() {
-                Ok((s, _)) => return Poll::Ready(Async::new(s).map(Stream)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if let Err(e) = std::task::ready!(self.0.poll_readable(cx)) {
-                        return Poll::Ready(Err(e));
-                    }
-                }
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
+        poll_accept_on(&self.0, cx, |l| l.accept().and_then(|(s, _)| Async::new(s)))
     }
     fn local_addr(&self) -> io::Result<ListenAddr> {
         Ok(ListenAddr::Unix(self.1.clone()))
