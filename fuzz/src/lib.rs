@@ -471,6 +471,52 @@ enum Phase {
     Closed,
 }
 
+impl Phase {
+    /// Counts a `Data` event into the body being read: there must be one,
+    /// not handed off, whose framing allows that many bytes (a body that
+    /// runs to EOF only where `close_delimited` allows it: responses).
+    fn take_data(&mut self, b: &[u8], role: &str, close_delimited: bool) {
+        let Phase::Body {
+            kind,
+            got,
+            hand_off,
+            ..
+        } = self
+        else {
+            panic!("Data while {self:?}")
+        };
+        assert!(!*hand_off, "Data for a {role} that is handed off");
+        assert!(!b.is_empty(), "empty Data event");
+        *got += b.len() as u64;
+        match *kind {
+            BodyKind::Length(n) => assert!(*got <= n, "{got} body bytes for Content-Length {n}"),
+            BodyKind::Chunked => {}
+            BodyKind::CloseDelimited if close_delimited => {}
+            other => panic!("Data for a {other:?} {role} body"),
+        }
+    }
+
+    /// Ends the body being read (all of a known length must have come);
+    /// returns its framing.
+    fn end_body(&mut self, role: &str) -> BodyKind {
+        let Phase::Body {
+            kind,
+            got,
+            hand_off,
+            ..
+        } = *self
+        else {
+            panic!("End while {self:?}")
+        };
+        assert!(!hand_off, "End for a {role} that is handed off");
+        if let BodyKind::Length(n) = kind {
+            assert_eq!(got, n, "End after {got} of {n} body bytes");
+        }
+        *self = Phase::Head;
+        kind
+    }
+}
+
 /// Writes the response for the oldest unanswered request. Shapes:
 /// 0 `200` with Content-Length, 1 streamed (chunked with a trailer, or
 /// close-delimited for HTTP/1.0), 2 `204`, 3 `200` + `Connection: close`.
@@ -765,54 +811,17 @@ impl ServerDriver {
                 }
             }
             Event::Data(b) => {
-                let Phase::Body {
-                    kind,
-                    got,
-                    hand_off,
-                    head_method,
-                } = self.phase
-                else {
-                    panic!("Data while {:?}", self.phase)
-                };
-                assert!(!hand_off, "Data for a request that is handed off");
-                assert!(!b.is_empty(), "empty Data event");
-                let got = got + b.len() as u64;
-                match kind {
-                    BodyKind::Length(n) => {
-                        assert!(got <= n, "{got} body bytes for Content-Length {n}")
-                    }
-                    BodyKind::Chunked => {}
-                    other => panic!("Data for a {other:?} request body"),
-                }
+                self.phase.take_data(&b, "request", false);
                 self.accounted += b.len() as u64;
                 assert!(
                     self.accounted <= self.fed,
                     "head and body bytes exceed input"
                 );
-                self.phase = Phase::Body {
-                    kind,
-                    got,
-                    hand_off,
-                    head_method,
-                };
                 push(&mut self.seen, Seen::Data(b.to_vec()));
             }
             Event::End(trailers) => {
-                let Phase::Body {
-                    kind,
-                    got,
-                    hand_off,
-                    ..
-                } = self.phase
-                else {
-                    panic!("End while {:?}", self.phase)
-                };
-                assert!(!hand_off, "End for a request that is handed off");
-                if let BodyKind::Length(n) = kind {
-                    assert_eq!(got, n, "End after {got} of {n} body bytes");
-                }
+                let kind = self.phase.end_body("request");
                 check_trailers(&trailers, kind, false);
-                self.phase = Phase::Head;
                 push(&mut self.seen, Seen::End(fields(&trailers)));
                 if let Some((method, entry)) = self.current.take() {
                     answer(conn, &method, self.run.shape, &mut self.answered, entry);
@@ -1338,57 +1347,20 @@ impl ClientDriver {
                 push(&mut self.seen, response_seen(&head, false));
             }
             Event::Data(b) => {
-                let Phase::Body {
-                    kind,
-                    got,
-                    hand_off,
-                    head_method,
-                } = self.phase
-                else {
-                    panic!("Data while {:?}", self.phase)
-                };
-                assert!(!hand_off, "Data for a response that hands off");
-                assert!(!b.is_empty(), "empty Data event");
-                let got = got + b.len() as u64;
-                match kind {
-                    BodyKind::Length(n) => {
-                        assert!(got <= n, "{got} body bytes for Content-Length {n}")
-                    }
-                    BodyKind::Chunked | BodyKind::CloseDelimited => {}
-                    BodyKind::Empty => panic!("Data for an empty body"),
-                }
+                self.phase.take_data(&b, "response", true);
                 self.accounted += b.len() as u64;
                 assert!(
                     self.accounted <= self.fed,
                     "head and body bytes exceed input"
                 );
-                self.phase = Phase::Body {
-                    kind,
-                    got,
-                    hand_off,
-                    head_method,
-                };
                 push(&mut self.seen, Seen::Data(b.to_vec()));
             }
             Event::End(trailers) => {
-                let Phase::Body {
-                    kind,
-                    got,
-                    hand_off,
-                    ..
-                } = self.phase
-                else {
-                    panic!("End while {:?}", self.phase)
-                };
-                assert!(!hand_off, "End for a response that hands off");
-                if let BodyKind::Length(n) = kind {
-                    assert_eq!(got, n, "End after {got} of {n} body bytes");
-                }
+                let kind = self.phase.end_body("response");
                 if kind == BodyKind::CloseDelimited {
                     assert!(self.eof_fed, "close-delimited body ended before EOF");
                 }
                 check_trailers(&trailers, kind, true);
-                self.phase = Phase::Head;
                 self.next += 1;
                 push(&mut self.seen, Seen::End(fields(&trailers)));
                 assert_eq!(
