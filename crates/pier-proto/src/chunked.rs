@@ -4,8 +4,8 @@
 
 use crate::config::{Leniency, Limits};
 use crate::error::ErrorCode;
-use crate::head::parse_fields;
-use crate::headers::{Entries, RawHeaders};
+use crate::fields::parse_fields;
+use crate::headers::{Entries, RawHeaders, Trailers};
 use crate::syntax::is_token;
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -15,8 +15,8 @@ use bytes::{Buf, Bytes, BytesMut};
 pub(crate) enum Decoded {
     /// Body bytes (a slice of the input, not a copy).
     Data(Bytes),
-    /// The last chunk and its trailers.
-    End(RawHeaders),
+    /// The last chunk and its trailers (boxed only when there are some).
+    End(Trailers),
 }
 
 /// An error and its offset relative to the front of the input buffer.
@@ -274,14 +274,14 @@ impl ChunkedDecoder {
                 Some(b'\n') => {
                     buf.advance(2);
                     self.state = State::Done;
-                    return Ok(Some(Decoded::End(RawHeaders::default())));
+                    return Ok(Some(Decoded::End(Trailers::default())));
                 }
                 Some(_) => return Err((ErrorCode::LfExpected, 1)),
             },
             Some(b'\n') if self.lenient_lf => {
                 buf.advance(1);
                 self.state = State::Done;
-                return Ok(Some(Decoded::End(RawHeaders::default())));
+                return Ok(Some(Decoded::End(Trailers::default())));
             }
             Some(b'\n') => return Err((ErrorCode::LfExpected, 0)),
             Some(_) => {}
@@ -308,7 +308,7 @@ impl ChunkedDecoder {
                 }
                 trailers.truncate_to(self.limits.fields_kept());
                 self.state = State::Done;
-                Ok(Some(Decoded::End(trailers)))
+                Ok(Some(Decoded::End(Trailers::new(trailers))))
             }
             Ok(None) => {
                 if buf.len() > Limits::raw_bound(max) {

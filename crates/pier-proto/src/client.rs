@@ -10,7 +10,7 @@ use crate::error::{ErrorCode, LocalError, ParseError};
 use crate::event::Event;
 use crate::framing::{self, BodyKind};
 use crate::head::{parse_response, Parsed};
-use crate::headers::{truncate_entries, RawHeaders, Trailers};
+use crate::headers::{truncate_entries, Trailers};
 use crate::message::ResponseHead;
 use crate::method::Method;
 use bytes::{BufMut, Bytes};
@@ -369,14 +369,14 @@ impl ClientConn {
         Ok(Some(Event::Response(head)))
     }
 
-    fn response_ended(&mut self, trailers: RawHeaders) -> Event {
+    fn response_ended(&mut self, trailers: Trailers) -> Event {
         let keep_alive = self.current_keep_alive;
         self.sent.pop_front();
         self.read = if keep_alive { Read::Head } else { Read::Done };
         if !keep_alive {
             self.no_more_requests = true;
         }
-        Event::End(Trailers::new(trailers))
+        Event::End(trailers)
     }
 
     /// Whether the connection can carry another request now: the last

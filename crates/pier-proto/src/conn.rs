@@ -7,6 +7,7 @@ use crate::encode::{encode_data, encode_end, Encoder, Transmit};
 use crate::error::{ErrorCode, LocalError, ParseError};
 use crate::event::Event;
 use crate::framing::BodyKind;
+use crate::headers::Trailers;
 use bytes::{Buf, Bytes, BytesMut};
 
 /// Buffers that never grew past this are kept while a connection idles:
@@ -120,7 +121,7 @@ impl BodyDecoder {
     /// Next piece of body from `input`, the end, or `None` for more bytes.
     pub(crate) fn decode(&mut self, input: &mut Inbound) -> Result<Option<Decoded>, ParseError> {
         match self {
-            BodyDecoder::Length(0) => Ok(Some(Decoded::End(Default::default()))),
+            BodyDecoder::Length(0) => Ok(Some(Decoded::End(Trailers::default()))),
             BodyDecoder::Length(remaining) => {
                 if input.buf.is_empty() {
                     return Ok(None);
@@ -158,7 +159,7 @@ impl BodyDecoder {
     /// The peer closed: the end for a close-delimited body, an error otherwise.
     pub(crate) fn at_eof(&self) -> Result<Decoded, ErrorCode> {
         match self {
-            BodyDecoder::Close | BodyDecoder::Length(0) => Ok(Decoded::End(Default::default())),
+            BodyDecoder::Close | BodyDecoder::Length(0) => Ok(Decoded::End(Trailers::default())),
             _ => Err(ErrorCode::InvalidEofState),
         }
     }

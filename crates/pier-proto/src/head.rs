@@ -8,17 +8,10 @@
 
 use crate::config::{Leniency, Limits};
 use crate::error::ErrorCode;
+use crate::fields::{field_error, parse_fields};
 use crate::headers::{Entries, Entry};
 use crate::method::{KnownMethod, Method, Version, RTSP_METHODS};
-use crate::syntax::{is_target_byte, is_token, is_value_byte};
-use core::mem::MaybeUninit;
-
-/// Fields parsed on the fast path before falling back to a heap buffer.
-const STACK_FIELDS: usize = 64;
-
-/// Fields the request fast path parses into uninitialised stack slots
-/// (8 KiB; leaving them uninitialised makes the size free).
-const FAST_FIELDS: usize = 256;
+use crate::syntax::{is_target_byte, is_token};
 
 /// Where and why parsing stopped: the code and the offset inside the buffer.
 pub(crate) type HeadError = (ErrorCode, usize);
@@ -57,101 +50,6 @@ fn offset_in(base: &[u8], part: &[u8]) -> u32 {
     (part.as_ptr() as usize - base.as_ptr() as usize) as u32
 }
 
-/// Copies httparse's slices into offsets, checking line ends and limits.
-/// `base` is the whole buffer; `lines_from` where the first field line starts.
-pub(crate) fn record_fields(
-    base: &[u8],
-    fields: &[httparse::Header<'_>],
-    head_end: usize,
-    max_size: usize,
-    lenient_lf: bool,
-    counted_so_far: usize,
-    entries: &mut Entries,
-) -> Result<(), HeadError> {
-    entries.clear();
-    entries.reserve(fields.len());
-    let mut counted = counted_so_far;
-    for (i, f) in fields.iter().enumerate() {
-        let name_start = offset_in(base, f.name.as_bytes());
-        let value_start = if f.value.is_empty() {
-            // httparse gives an empty slice that may point anywhere on the line.
-            name_start + f.name.len() as u32 + 1
-        } else {
-            offset_in(base, f.value)
-        };
-        let next_line = match fields.get(i + 1) {
-            Some(n) => offset_in(base, n.name.as_bytes()) as usize,
-            None => head_end - if base[head_end - 2] == b'\r' { 2 } else { 1 },
-        };
-        // Each line must end in CRLF: look at the byte before the next line.
-        let crlf = base[next_line - 2] == b'\r';
-        if !lenient_lf && !crlf {
-            return Err((ErrorCode::LfExpected, next_line - 1));
-        }
-        // Node counts a value up to the line end, trailing whitespace
-        // included (httparse trims it from the slice).
-        let value_span = if f.value.is_empty() {
-            0
-        } else {
-            next_line - 1 - usize::from(crlf) - value_start as usize
-        };
-        counted += f.name.len() + value_span;
-        entries.push(Entry {
-            name_start,
-            name_len: f.name.len() as u32,
-            value_start,
-            value_len: f.value.len() as u32,
-        });
-    }
-    if !lenient_lf && base[head_end - 2] != b'\r' {
-        return Err((ErrorCode::LfExpected, head_end - 1));
-    }
-    // Node counts target, names and values, and refuses at the limit itself.
-    if counted >= max_size {
-        return Err((ErrorCode::HeaderOverflow, head_end - 1));
-    }
-    Ok(())
-}
-
-/// Finds the byte httparse refused in the field lines starting at `from`,
-/// so the error points at it (Node's `bytesParsed`), with Node's code.
-pub(crate) fn field_error(buf: &[u8], from: usize, err: httparse::Error) -> HeadError {
-    let fallback = match err {
-        httparse::Error::NewLine => ErrorCode::LfExpected,
-        _ => ErrorCode::InvalidHeaderToken,
-    };
-    let mut i = from;
-    while i < buf.len() {
-        match buf[i] {
-            b'\r' if buf.get(i + 1) == Some(&b'\n') => break,
-            b'\r' => return (ErrorCode::LfExpected, i + 1),
-            b'\n' => return (ErrorCode::LfExpected, i),
-            // A line that starts with whitespace: obs-fold, or space before
-            // the first field.
-            b' ' | b'\t' => return (ErrorCode::InvalidHeaderToken, i),
-            _ => {}
-        }
-        let name_end = i + buf[i..].iter().take_while(|&&b| is_token(b)).count();
-        if name_end == i || buf.get(name_end) != Some(&b':') {
-            return (ErrorCode::InvalidHeaderToken, name_end.min(buf.len()));
-        }
-        let mut k = name_end + 1;
-        while k < buf.len() && buf[k] != b'\r' && buf[k] != b'\n' {
-            if !is_value_byte(buf[k]) {
-                return (ErrorCode::InvalidHeaderToken, k);
-            }
-            k += 1;
-        }
-        match (buf.get(k), buf.get(k + 1)) {
-            (Some(b'\r'), Some(b'\n')) => i = k + 2,
-            (Some(b'\r'), Some(_)) => return (ErrorCode::LfExpected, k + 1),
-            (Some(b'\n'), _) => return (ErrorCode::LfExpected, k),
-            _ => return (fallback, buf.len()),
-        }
-    }
-    (fallback, i.min(buf.len()))
-}
-
 /// The Partial answer for an incomplete head, or an overflow error.
 fn partial<T>(buf_len: usize, skip: usize, limits: &Limits) -> Result<Parsed<T>, HeadError> {
     // Node counts only target, names and values; raw bytes are bounded at a
@@ -162,64 +60,6 @@ fn partial<T>(buf_len: usize, skip: usize, limits: &Limits) -> Result<Parsed<T>,
         return Err((ErrorCode::HeaderOverflow, buf_len - 1));
     }
     Ok(Parsed::Partial { skip })
-}
-
-/// Parses the fields after a start line that ends at `from`.
-pub(crate) fn parse_fields<'a>(
-    buf: &'a [u8],
-    from: usize,
-    max_size: usize,
-    lenient_lf: bool,
-    counted: usize,
-    entries: &mut Entries,
-) -> Result<Option<usize>, HeadError> {
-    let rest = &buf[from..];
-    let mut attempt = |fields: &mut [httparse::Header<'a>]| {
-        fields_into(buf, from, fields, max_size, lenient_lf, counted, entries)
-    };
-    if let Some(done) = attempt(&mut [httparse::EMPTY_HEADER; STACK_FIELDS])? {
-        return Ok(done);
-    }
-    // Many fields: retry with four times the room each time, up to the
-    // most a head within the raw bound can hold (every line takes at least
-    // three bytes, `a:` LF). Sizing for that most at once would allocate
-    // and clear a large array for every head of a few hundred fields.
-    let most = rest.len().min(Limits::raw_bound(max_size)) / 3 + 1;
-    let mut room = STACK_FIELDS * 4;
-    loop {
-        let size = room.min(most);
-        match attempt(&mut vec![httparse::EMPTY_HEADER; size])? {
-            Some(done) => return Ok(done),
-            None if size < most => room *= 4,
-            None => return Err(field_error(buf, from, httparse::Error::TooManyHeaders)),
-        }
-    }
-}
-
-/// One attempt at the fields with room for `fields.len()` of them: the
-/// head's length (`None` when it is not complete yet), or `None` when
-/// there was not room enough.
-fn fields_into<'a>(
-    buf: &'a [u8],
-    from: usize,
-    fields: &mut [httparse::Header<'a>],
-    max_size: usize,
-    lenient_lf: bool,
-    counted: usize,
-    entries: &mut Entries,
-) -> Result<Option<Option<usize>>, HeadError> {
-    match httparse::parse_headers(&buf[from..], fields) {
-        Ok(httparse::Status::Complete((n, fields))) => {
-            let parsed_len = from + n;
-            record_fields(
-                buf, fields, parsed_len, max_size, lenient_lf, counted, entries,
-            )?;
-            Ok(Some(Some(parsed_len)))
-        }
-        Ok(httparse::Status::Partial) => Ok(Some(None)),
-        Err(httparse::Error::TooManyHeaders) => Ok(None),
-        Err(e) => Err(field_error(buf, from, e)),
-    }
 }
 
 /// The raw bound decides before anything else, so the verdict does not
@@ -251,78 +91,10 @@ pub(crate) fn parse_request(
     entries: &mut Entries,
 ) -> Result<Parsed<RawRequest>, HeadError> {
     overflow_first(
-        parse_request_inner(buf, limits, leniency, entries),
+        parse_request_line_and_fields(buf, limits, leniency, entries),
         buf,
         limits,
     )
-}
-
-fn parse_request_inner(
-    buf: &[u8],
-    limits: &Limits,
-    leniency: &Leniency,
-    entries: &mut Entries,
-) -> Result<Parsed<RawRequest>, HeadError> {
-    let skip = leading_blank_lines(buf);
-    let line = &buf[skip..];
-    if line.is_empty() {
-        return Ok(Parsed::Partial { skip });
-    }
-    // Fast path: httparse's strict request line.
-    // Uninitialised slots: filling 64 empty headers first costs more than
-    // parsing a small request.
-    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; FAST_FIELDS];
-    let mut req = httparse::Request::new(&mut []);
-    match req.parse_with_uninit_headers(line, &mut fields) {
-        Ok(httparse::Status::Complete(n)) => {
-            let method_bytes = req.method.unwrap_or_default().as_bytes();
-            let method = match lookup_method(method_bytes, leniency) {
-                Some(m) => m,
-                None => return Err((ErrorCode::InvalidMethod, skip)),
-            };
-            let path = req.path.unwrap_or_default().as_bytes();
-            let target = (offset_in(buf, path), path.len() as u32);
-            check_target(&method, path, target.0 as usize)?;
-            let version = if req.version == Some(0) {
-                Version::HTTP_10
-            } else {
-                Version::HTTP_11
-            };
-            let head_end = skip + n;
-            // The request line must end in CRLF too.
-            let line_end = match req.headers.first() {
-                Some(f) => offset_in(buf, f.name.as_bytes()) as usize,
-                None => head_end - if buf[head_end - 2] == b'\r' { 2 } else { 1 },
-            };
-            if !leniency.bare_lf && buf[line_end - 2] != b'\r' {
-                return Err((ErrorCode::LfExpected, line_end - 1));
-            }
-            check_target_len(path.len(), target.0 as usize, limits)?;
-            record_fields(
-                buf,
-                req.headers,
-                head_end,
-                limits.max_header_size,
-                leniency.bare_lf,
-                path.len(),
-                entries,
-            )?;
-            Ok(Parsed::Complete(
-                RawRequest {
-                    method,
-                    target,
-                    version,
-                },
-                head_end,
-            ))
-        }
-        Ok(httparse::Status::Partial) => {
-            check_method_prefix(line, skip, leniency)?;
-            partial(buf.len(), skip, limits)
-        }
-        // Anything else: the careful path decides.
-        Err(_) => parse_request_slow(buf, skip, limits, leniency, entries),
-    }
 }
 
 /// Refuses a method as soon as no known method can start with what has
@@ -438,14 +210,18 @@ fn check_target_len(len: usize, at: usize, limits: &Limits) -> Result<(), HeadEr
     }
 }
 
-/// Node-compatible request line: `METHOD SP+ target [SP+ version] CRLF`.
-fn parse_request_slow(
+/// Node's request line, `METHOD SP+ target [SP+ version] CRLF`, then the
+/// field lines.
+fn parse_request_line_and_fields(
     buf: &[u8],
-    skip: usize,
     limits: &Limits,
     leniency: &Leniency,
     entries: &mut Entries,
 ) -> Result<Parsed<RawRequest>, HeadError> {
+    let skip = leading_blank_lines(buf);
+    if skip == buf.len() {
+        return Ok(Parsed::Partial { skip });
+    }
     let mut i = skip;
     let need_more = |i: usize| i >= buf.len();
     // Method.
@@ -460,11 +236,18 @@ fn parse_request_slow(
         return Err((ErrorCode::InvalidMethod, i));
     }
     let name = &buf[skip..i];
-    let rtsp_only = RTSP_METHODS.contains(&name);
-    let method = if rtsp_only {
-        Method::from_bytes(name).ok_or((ErrorCode::InvalidMethod, skip))?
-    } else {
-        lookup_method(name, leniency).ok_or((ErrorCode::InvalidMethod, skip))?
+    // Node's table first: RTSP's methods are rare and share no name with it.
+    let (method, rtsp_only) = match KnownMethod::from_bytes(name) {
+        Some(known) => (known.into(), false),
+        None => {
+            let rtsp_only = RTSP_METHODS.contains(&name);
+            let method = if rtsp_only {
+                Method::from_bytes(name)
+            } else {
+                lookup_method(name, leniency)
+            };
+            (method.ok_or((ErrorCode::InvalidMethod, skip))?, rtsp_only)
+        }
     };
     while i < buf.len() && buf[i] == b' ' {
         i += 1;
@@ -769,6 +552,7 @@ fn parse_fields_lenient_response(
             Ok(Some(end))
         }
         Ok(httparse::Status::Partial) => Ok(None),
-        Err(e) => Err(field_error(buf, from, e)),
+        Err(httparse::Error::NewLine) => Err(field_error(buf, from, ErrorCode::LfExpected)),
+        Err(_) => Err(field_error(buf, from, ErrorCode::InvalidHeaderToken)),
     }
 }

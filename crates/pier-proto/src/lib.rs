@@ -66,6 +66,7 @@ mod conn;
 mod encode;
 mod error;
 mod event;
+mod fields;
 mod framing;
 mod head;
 mod headers;

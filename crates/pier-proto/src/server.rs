@@ -8,7 +8,7 @@ use crate::error::{ErrorCode, LocalError, ParseError};
 use crate::event::Event;
 use crate::framing::{self, Expectation};
 use crate::head::{parse_request, Parsed};
-use crate::headers::{truncate_entries, RawHeaders, Trailers};
+use crate::headers::{truncate_entries, Trailers};
 use crate::message::RequestHead;
 use crate::method::Version;
 use crate::timer::{earliest, Deadline};
@@ -349,7 +349,7 @@ impl ServerConn {
         Ok(Some(Event::Request(head)))
     }
 
-    fn request_ended(&mut self, trailers: RawHeaders) -> Event {
+    fn request_ended(&mut self, trailers: Trailers) -> Event {
         self.reading_body = false;
         self.request_deadline = Deadline::Off;
         let keep_alive = match self.pending.back_mut() {
@@ -365,7 +365,7 @@ impl ServerConn {
             // The next request has already started arriving.
             self.start_head_phase();
         }
-        Event::End(Trailers::new(trailers))
+        Event::End(trailers)
     }
 
     fn last_request_keep_alive(&self) -> bool {

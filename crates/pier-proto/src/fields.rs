@@ -1,0 +1,302 @@
+//! Field lines (RFC 9112 §5): the part of a head, or of a trailer section,
+//! after its first line.
+//!
+//! One pass records every line as offsets into the caller's buffer, counts
+//! the bytes Node counts towards its header limit and checks each line end.
+//! Values are scanned eight bytes at a time: they are most of a head's bytes
+//! and nearly all of them are plain visible ASCII.
+
+use crate::error::ErrorCode;
+use crate::headers::{Entries, Entry};
+use crate::syntax::{is_token, is_value_byte};
+
+/// Where and why parsing stopped: the code and the offset inside the buffer.
+pub(crate) type FieldError = (ErrorCode, usize);
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// A mask whose lowest set bit marks the first byte of `word` (read little
+/// endian) below 0x20 or equal to 0x7f. Bits above the lowest may be wrong
+/// (borrows run upwards), so only the lowest is used.
+#[inline]
+fn controls_in(word: u64) -> u64 {
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    let del = word ^ (ONES * 0x7f);
+    let is_del = del.wrapping_sub(ONES) & !del & HIGHS;
+    below_space | is_del
+}
+
+/// The offset of the first byte at or after `from` that is not a value
+/// byte (HTAB, SP to `~`, obs-text), or `buf.len()` when there is none.
+#[inline]
+fn value_end(buf: &[u8], mut from: usize) -> usize {
+    loop {
+        while let Some(chunk) = buf.get(from..from + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            let mask = controls_in(word);
+            if mask != 0 {
+                from += (mask.trailing_zeros() / 8) as usize;
+                break;
+            }
+            from += 8;
+        }
+        while from < buf.len() && is_value_byte(buf[from]) {
+            from += 1;
+        }
+        // A tab stops the word scan but belongs to the value.
+        if from < buf.len() && buf[from] == b'\t' {
+            from += 1;
+            continue;
+        }
+        return from;
+    }
+}
+
+/// Parses the field lines of `buf` from `from` up to and including the
+/// empty line that ends them, into `entries`.
+///
+/// Returns the offset just past that empty line, or `None` when it has not
+/// arrived yet. `counted` is what the first line already added towards
+/// `max_size`, Node's limit on names, values and the target (or reason).
+pub(crate) fn parse_fields(
+    buf: &[u8],
+    from: usize,
+    max_size: usize,
+    lenient_lf: bool,
+    counted: usize,
+    entries: &mut Entries,
+) -> Result<Option<usize>, FieldError> {
+    entries.clear();
+    let mut counted = counted;
+    let mut i = from;
+    loop {
+        // The empty line, or the next field's name.
+        match buf.get(i) {
+            None => return Ok(None),
+            Some(b'\r') => match buf.get(i + 1) {
+                None => return Ok(None),
+                Some(b'\n') => return finish(i + 2, counted, max_size),
+                Some(_) => return Err((ErrorCode::LfExpected, i + 1)),
+            },
+            Some(b'\n') if lenient_lf => return finish(i + 1, counted, max_size),
+            Some(b'\n') => return Err((ErrorCode::LfExpected, i)),
+            Some(_) => {}
+        }
+        let name_start = i;
+        while i < buf.len() && is_token(buf[i]) {
+            i += 1;
+        }
+        match buf.get(i) {
+            None => return Ok(None),
+            Some(b':') if i > name_start => {}
+            // Whitespace before the colon or at the line's start (obs-fold),
+            // or a byte no name may hold.
+            Some(_) => return Err((ErrorCode::InvalidHeaderToken, i)),
+        }
+        let name_len = i - name_start;
+        i += 1;
+        while i < buf.len() && matches!(buf[i], b' ' | b'\t') {
+            i += 1;
+        }
+        let value_start = i;
+        let end = value_end(buf, i);
+        let next = match buf.get(end) {
+            None => return Ok(None),
+            Some(b'\r') => match buf.get(end + 1) {
+                None => return Ok(None),
+                Some(b'\n') => end + 2,
+                Some(_) => return Err((ErrorCode::LfExpected, end + 1)),
+            },
+            Some(b'\n') if lenient_lf => end + 1,
+            Some(b'\n') => return Err((ErrorCode::LfExpected, end)),
+            Some(_) => return Err((ErrorCode::InvalidHeaderToken, end)),
+        };
+        let mut trimmed = end;
+        while trimmed > value_start && matches!(buf[trimmed - 1], b' ' | b'\t') {
+            trimmed -= 1;
+        }
+        // Node counts a value up to the line end, trailing whitespace
+        // included; a value of whitespace only counts nothing.
+        let (value_start, value_len, value_counted) = if trimmed == value_start {
+            (name_start + name_len + 1, 0, 0)
+        } else {
+            (value_start, trimmed - value_start, end - value_start)
+        };
+        counted += name_len + value_counted;
+        entries.push(Entry {
+            name_start: name_start as u32,
+            name_len: name_len as u32,
+            value_start: value_start as u32,
+            value_len: value_len as u32,
+        });
+        i = next;
+    }
+}
+
+/// The end of a complete section, unless it went past the limit (Node
+/// refuses at the limit itself).
+fn finish(end: usize, counted: usize, max_size: usize) -> Result<Option<usize>, FieldError> {
+    if counted >= max_size {
+        return Err((ErrorCode::HeaderOverflow, end - 1));
+    }
+    Ok(Some(end))
+}
+
+/// Finds the first byte refused in the field lines starting at `from`, so
+/// the error points at it (Node's `bytesParsed`), with Node's code;
+/// `fallback` is the code when the lines run out first.
+pub(crate) fn field_error(buf: &[u8], from: usize, fallback: ErrorCode) -> FieldError {
+    let mut i = from;
+    while i < buf.len() {
+        match buf[i] {
+            b'\r' if buf.get(i + 1) == Some(&b'\n') => break,
+            b'\r' => return (ErrorCode::LfExpected, i + 1),
+            b'\n' => return (ErrorCode::LfExpected, i),
+            // A line that starts with whitespace: obs-fold, or space before
+            // the first field.
+            b' ' | b'\t' => return (ErrorCode::InvalidHeaderToken, i),
+            _ => {}
+        }
+        let name_end = i + buf[i..].iter().take_while(|&&b| is_token(b)).count();
+        if name_end == i || buf.get(name_end) != Some(&b':') {
+            return (ErrorCode::InvalidHeaderToken, name_end.min(buf.len()));
+        }
+        let mut k = name_end + 1;
+        while k < buf.len() && buf[k] != b'\r' && buf[k] != b'\n' {
+            if !is_value_byte(buf[k]) {
+                return (ErrorCode::InvalidHeaderToken, k);
+            }
+            k += 1;
+        }
+        match (buf.get(k), buf.get(k + 1)) {
+            (Some(b'\r'), Some(b'\n')) => i = k + 2,
+            (Some(b'\r'), Some(_)) => return (ErrorCode::LfExpected, k + 1),
+            (Some(b'\n'), _) => return (ErrorCode::LfExpected, k),
+            _ => return (fallback, buf.len()),
+        }
+    }
+    (fallback, i.min(buf.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_scan_stops_at_controls_and_del_only() {
+        let mut line = b"abcdefghijklmnop\xe9\xff qrstuvwxyz".to_vec();
+        assert_eq!(value_end(&line, 0), line.len());
+        for bad in [0u8, 0x08, b'\r', b'\n', 0x1f, 0x7f] {
+            for at in 0..line.len() {
+                let mut l = line.clone();
+                l[at] = bad;
+                assert_eq!(value_end(&l, 0), at, "byte {bad:#x} at {at}");
+            }
+        }
+        // Tabs belong to the value wherever they fall.
+        line[3] = b'\t';
+        line[12] = b'\t';
+        line.push(b'\t');
+        assert_eq!(value_end(&line, 0), line.len());
+        line.extend_from_slice(b"x\r\n");
+        assert_eq!(value_end(&line, 0), line.len() - 2);
+    }
+
+    #[test]
+    fn value_scan_matches_the_byte_table() {
+        for b in 0..=255u8 {
+            let mut line = vec![b'a'; 20];
+            line[9] = b;
+            let expected = if is_value_byte(b) { 20 } else { 9 };
+            assert_eq!(value_end(&line, 0), expected, "byte {b:#x}");
+        }
+    }
+
+    type Lines = Vec<(String, String)>;
+
+    fn parse(head: &[u8], lenient: bool) -> Result<Option<(usize, Lines)>, FieldError> {
+        let mut entries = Entries::new();
+        Ok(
+            parse_fields(head, 0, 100, lenient, 0, &mut entries)?.map(|end| {
+                let fields = entries
+                    .iter()
+                    .map(|e| {
+                        let s = |at: u32, len: u32| {
+                            String::from_utf8_lossy(&head[at as usize..(at + len) as usize])
+                                .into_owned()
+                        };
+                        (s(e.name_start, e.name_len), s(e.value_start, e.value_len))
+                    })
+                    .collect();
+                (end, fields)
+            }),
+        )
+    }
+
+    #[test]
+    fn lines_values_and_ends() {
+        let head = b"A: 1\r\nB:\t two words \t\r\nEmpty:   \r\nC:x\r\n\r\nbody";
+        let (end, fields) = parse(head, false).unwrap().unwrap();
+        assert_eq!(end, head.len() - 4);
+        let expected = [("A", "1"), ("B", "two words"), ("Empty", ""), ("C", "x")];
+        assert_eq!(
+            fields,
+            expected
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .to_vec()
+        );
+        for cut in 0..head.len() - 4 {
+            assert_eq!(parse(&head[..cut], false), Ok(None), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn bad_lines_are_refused_where_they_break() {
+        let cases: &[(&[u8], FieldError)] = &[
+            (b"A: 1\nB: 2\r\n\r\n", (ErrorCode::LfExpected, 4)),
+            (b"A: 1\rB: 2\r\n\r\n", (ErrorCode::LfExpected, 5)),
+            (b"A : 1\r\n\r\n", (ErrorCode::InvalidHeaderToken, 1)),
+            (b": 1\r\n\r\n", (ErrorCode::InvalidHeaderToken, 0)),
+            (
+                b"A: 1\r\n folded\r\n\r\n",
+                (ErrorCode::InvalidHeaderToken, 6),
+            ),
+            (b"A: x\x01y\r\n\r\n", (ErrorCode::InvalidHeaderToken, 4)),
+            (b"A: x\x7fy\r\n\r\n", (ErrorCode::InvalidHeaderToken, 4)),
+            (b"A: 1\r\n\n", (ErrorCode::LfExpected, 6)),
+            (b"A: 1\r\n\rx", (ErrorCode::LfExpected, 7)),
+        ];
+        for (head, expected) in cases {
+            assert_eq!(
+                parse(head, false),
+                Err(*expected),
+                "{:?}",
+                String::from_utf8_lossy(head)
+            );
+        }
+        // Bare LF passes when allowed.
+        let (end, fields) = parse(b"A: 1\nB: 2\n\n", true).unwrap().unwrap();
+        assert_eq!((end, fields.len()), (11, 2));
+    }
+
+    #[test]
+    fn the_limit_counts_names_and_values_with_trailing_whitespace() {
+        let mut entries = Entries::new();
+        // 1 + 10 (value with two trailing spaces counted) = 11.
+        let head = b"A: 12345678  \r\n\r\n";
+        assert_eq!(
+            parse_fields(head, 0, 12, false, 0, &mut entries),
+            Ok(Some(17))
+        );
+        assert_eq!(
+            parse_fields(head, 0, 11, false, 0, &mut entries),
+            Err((ErrorCode::HeaderOverflow, 16))
+        );
+        // What the first line counted is carried in.
+        assert_eq!(
+            parse_fields(head, 0, 12, false, 1, &mut entries),
+            Err((ErrorCode::HeaderOverflow, 16))
+        );
+    }
+}
