@@ -1,6 +1,6 @@
 //! Pier's request-head parse against raw `httparse`, interleaved.
 //!
-//!   cargo bench -p pier-proto --bench head_floor [-- ROUNDS]
+//!   cargo bench -p pier-proto --bench head_floor [-- [ROUNDS] [HEAD]]
 //!
 //! This machine shares its cores with others, so a mean over seconds
 //! swings by a third from run to run. Here the two parsers take turns in
@@ -64,10 +64,12 @@ fn per_head(d: Duration) -> f64 {
 }
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(20_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rounds: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(20_000);
+    // A head's name picks it alone (for profiling); `--bench` is cargo's.
+    let only = args
+        .iter()
+        .find(|a| a.parse::<usize>().is_err() && !a.starts_with("--"));
     println!(
         "{:<14} {:>10} {:>10} {:>10} {:>10} {:>9}",
         "head", "httparse", "pier", "over", "over(med)", "rounds"
@@ -77,6 +79,9 @@ fn main() {
         ("browser_700b", inputs::browser_get()),
         ("fields_100", inputs::hundred_fields()),
     ] {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
         let mut storage = vec![httparse::EMPTY_HEADER; 128];
         let mut conn = ServerConn::new(ServerConfig::default());
         let batch = req.repeat(BATCH);

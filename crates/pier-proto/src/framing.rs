@@ -114,6 +114,7 @@ fn parse_keep_alive_timeout(value: &[u8]) -> Option<i64> {
 
 /// Scans the fields once. Content-Length errors are reported here because
 /// they are wrong whatever the rest says.
+#[inline]
 pub(crate) fn scan(buf: &[u8], entries: &Entries) -> Result<FieldFacts, HeadError> {
     let mut f = FieldFacts::default();
     let mut te_last_item_chunked = false;
