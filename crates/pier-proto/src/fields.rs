@@ -8,7 +8,7 @@
 
 use crate::error::ErrorCode;
 use crate::headers::{Entries, Entry};
-use crate::syntax::{is_token, is_value_byte};
+use crate::syntax::{is_target_byte, is_token, is_value_byte};
 
 /// Where and why parsing stopped: the code and the offset inside the buffer.
 pub(crate) type FieldError = (ErrorCode, usize);
@@ -25,6 +25,34 @@ fn controls_in(word: u64) -> u64 {
     let del = word ^ (ONES * 0x7f);
     let is_del = del.wrapping_sub(ONES) & !del & HIGHS;
     below_space | is_del
+}
+
+/// A mask whose lowest set bit marks the first byte of `word` that is not
+/// a request-target byte (visible ASCII, 0x21 to 0x7e).
+#[inline]
+fn non_target_in(word: u64) -> u64 {
+    let below_bang = word.wrapping_sub(ONES * 0x21) & !word;
+    let del = word ^ (ONES * 0x7f);
+    let is_del = del.wrapping_sub(ONES) & !del;
+    (below_bang | is_del | word) & HIGHS
+}
+
+/// The offset of the first byte at or after `from` that is not a
+/// request-target byte, or `buf.len()`. (Targets are scanned here, beside
+/// values, because they are the other long run of a head.)
+#[inline]
+pub(crate) fn target_end(buf: &[u8], mut from: usize) -> usize {
+    while let Some(chunk) = buf.get(from..from + 8) {
+        let mask = non_target_in(word_at(chunk));
+        if mask != 0 {
+            return from + (mask.trailing_zeros() / 8) as usize;
+        }
+        from += 8;
+    }
+    while from < buf.len() && is_target_byte(buf[from]) {
+        from += 1;
+    }
+    from
 }
 
 /// Reads eight bytes as one little-endian word.
@@ -221,6 +249,18 @@ mod tests {
         assert_eq!(value_end(&line, 0), line.len());
         line.extend_from_slice(b"x\r\n");
         assert_eq!(value_end(&line, 0), line.len() - 2);
+    }
+
+    #[test]
+    fn target_scan_matches_the_byte_table() {
+        for b in 0..=255u8 {
+            for at in [0, 5, 9, 17] {
+                let mut target = vec![b'/'; 20];
+                target[at] = b;
+                let expected = if is_target_byte(b) { 20 } else { at };
+                assert_eq!(target_end(&target, 0), expected, "byte {b:#x} at {at}");
+            }
+        }
     }
 
     #[test]

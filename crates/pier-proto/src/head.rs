@@ -8,10 +8,10 @@
 
 use crate::config::{Leniency, Limits};
 use crate::error::ErrorCode;
-use crate::fields::{field_error, parse_fields};
+use crate::fields::{field_error, parse_fields, target_end};
 use crate::headers::{Entries, Entry};
 use crate::method::{KnownMethod, Method, Version, RTSP_METHODS};
-use crate::syntax::{is_target_byte, is_token};
+use crate::syntax::is_token;
 
 /// Where and why parsing stopped: the code and the offset inside the buffer.
 pub(crate) type HeadError = (ErrorCode, usize);
@@ -134,12 +134,10 @@ fn lookup_method(name: &[u8], leniency: &Leniency) -> Option<Method> {
     }
 }
 
-/// Bytes and form of a request target: origin-form (`/…`), `*`,
-/// absolute-form (`scheme://…`), or anything for CONNECT (authority-form).
-fn check_target(method: &Method, target: &[u8], at: usize) -> Result<(), HeadError> {
-    if let Some(p) = target.iter().position(|&b| !is_target_byte(b)) {
-        return Err((ErrorCode::InvalidUrl, at + p));
-    }
+/// The form of a request target whose bytes are all target bytes:
+/// origin-form (`/…`), `*`, absolute-form (`scheme://…`), or for CONNECT
+/// the authority-form.
+fn check_target_form(method: &Method, target: &[u8], at: usize) -> Result<(), HeadError> {
     match target.first() {
         Some(b'/' | b'*') => Ok(()),
         // CONNECT's authority-form: `host:port`.
@@ -254,9 +252,7 @@ fn parse_request_line_and_fields(
     }
     // Target.
     let target_start = i;
-    while i < buf.len() && is_target_byte(buf[i]) {
-        i += 1;
-    }
+    i = target_end(buf, i);
     if need_more(i) {
         check_target_len(i - target_start, target_start, limits)?;
         return partial(buf.len(), skip, limits);
@@ -268,7 +264,7 @@ fn parse_request_line_and_fields(
         return Err((ErrorCode::InvalidUrl, i));
     }
     let target = (target_start as u32, (i - target_start) as u32);
-    check_target(&method, &buf[target_start..i], target_start)?;
+    check_target_form(&method, &buf[target_start..i], target_start)?;
     let target_end = i;
     while i < buf.len() && buf[i] == b' ' {
         i += 1;
