@@ -3,105 +3,15 @@
 //!
 //! One pass records every line as offsets into the caller's buffer, counts
 //! the bytes Node counts towards its header limit and checks each line end.
-//! Values are scanned eight bytes at a time: they are most of a head's bytes
-//! and nearly all of them are plain visible ASCII.
+//! Values are scanned eight bytes at a time (`syntax::value_end`): they are
+//! most of a head's bytes and nearly all of them are plain visible ASCII.
 
 use crate::error::ErrorCode;
 use crate::headers::{Entries, Entry};
-use crate::syntax::{is_target_byte, is_token, is_value_byte};
+use crate::syntax::{is_token, is_value_byte, token_end, value_end};
 
 /// Where and why parsing stopped: the code and the offset inside the buffer.
 pub(crate) type FieldError = (ErrorCode, usize);
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// A mask whose lowest set bit marks the first byte of `word` (read little
-/// endian) below 0x20 or equal to 0x7f. Bits above the lowest may be wrong
-/// (borrows run upwards), so only the lowest is used.
-#[inline]
-fn controls_in(word: u64) -> u64 {
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-    let del = word ^ (ONES * 0x7f);
-    let is_del = del.wrapping_sub(ONES) & !del & HIGHS;
-    below_space | is_del
-}
-
-/// A mask whose lowest set bit marks the first byte of `word` that is not
-/// a request-target byte (visible ASCII, 0x21 to 0x7e).
-#[inline]
-fn non_target_in(word: u64) -> u64 {
-    let below_bang = word.wrapping_sub(ONES * 0x21) & !word;
-    let del = word ^ (ONES * 0x7f);
-    let is_del = del.wrapping_sub(ONES) & !del;
-    (below_bang | is_del | word) & HIGHS
-}
-
-/// The offset of the first byte at or after `from` that is not a
-/// request-target byte, or `buf.len()`. (Targets are scanned here, beside
-/// values, because they are the other long run of a head.)
-#[inline]
-pub(crate) fn target_end(buf: &[u8], mut from: usize) -> usize {
-    while let Some(chunk) = buf.get(from..from + 8) {
-        let mask = non_target_in(word_at(chunk));
-        if mask != 0 {
-            return from + (mask.trailing_zeros() / 8) as usize;
-        }
-        from += 8;
-    }
-    while from < buf.len() && is_target_byte(buf[from]) {
-        from += 1;
-    }
-    from
-}
-
-/// Reads eight bytes as one little-endian word.
-#[inline]
-fn word_at(chunk: &[u8]) -> u64 {
-    u64::from_le_bytes(chunk.try_into().expect("eight bytes"))
-}
-
-/// The offset of the first byte at or after `from` that is not a value
-/// byte (HTAB, SP to `~`, obs-text), or `buf.len()` when there is none.
-#[inline]
-fn value_end(buf: &[u8], mut from: usize) -> usize {
-    'words: loop {
-        while let Some(chunk) = buf.get(from..from + 8) {
-            let mask = controls_in(word_at(chunk));
-            if mask != 0 {
-                let at = from + (mask.trailing_zeros() / 8) as usize;
-                // A tab stops the word scan but belongs to the value.
-                if buf[at] == b'\t' {
-                    from = at + 1;
-                    continue 'words;
-                }
-                return at;
-            }
-            from += 8;
-        }
-        while from < buf.len() && is_value_byte(buf[from]) {
-            from += 1;
-        }
-        return from;
-    }
-}
-
-/// The offset of the first byte at or after `from` that is not a token
-/// byte, or `buf.len()`. Eight table lookups are and-ed before one branch:
-/// names are short, and a branch per byte costs more than the lookups.
-#[inline]
-fn name_end(buf: &[u8], mut from: usize) -> usize {
-    while let Some(chunk) = buf.get(from..from + 8) {
-        if !chunk.iter().fold(true, |all, &b| all & is_token(b)) {
-            break;
-        }
-        from += 8;
-    }
-    while from < buf.len() && is_token(buf[from]) {
-        from += 1;
-    }
-    from
-}
 
 /// Parses the field lines of `buf` from `from` up to and including the
 /// empty line that ends them, into `entries`.
@@ -134,7 +44,7 @@ pub(crate) fn parse_fields(
             Some(_) => {}
         }
         let name_start = i;
-        i = name_end(buf, i);
+        i = token_end(buf, i);
         match buf.get(i) {
             None => return Ok(None),
             Some(b':') if i > name_start => {}
@@ -230,48 +140,6 @@ pub(crate) fn field_error(buf: &[u8], from: usize, fallback: ErrorCode) -> Field
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn value_scan_stops_at_controls_and_del_only() {
-        let mut line = b"abcdefghijklmnop\xe9\xff qrstuvwxyz".to_vec();
-        assert_eq!(value_end(&line, 0), line.len());
-        for bad in [0u8, 0x08, b'\r', b'\n', 0x1f, 0x7f] {
-            for at in 0..line.len() {
-                let mut l = line.clone();
-                l[at] = bad;
-                assert_eq!(value_end(&l, 0), at, "byte {bad:#x} at {at}");
-            }
-        }
-        // Tabs belong to the value wherever they fall.
-        line[3] = b'\t';
-        line[12] = b'\t';
-        line.push(b'\t');
-        assert_eq!(value_end(&line, 0), line.len());
-        line.extend_from_slice(b"x\r\n");
-        assert_eq!(value_end(&line, 0), line.len() - 2);
-    }
-
-    #[test]
-    fn target_scan_matches_the_byte_table() {
-        for b in 0..=255u8 {
-            for at in [0, 5, 9, 17] {
-                let mut target = vec![b'/'; 20];
-                target[at] = b;
-                let expected = if is_target_byte(b) { 20 } else { at };
-                assert_eq!(target_end(&target, 0), expected, "byte {b:#x} at {at}");
-            }
-        }
-    }
-
-    #[test]
-    fn value_scan_matches_the_byte_table() {
-        for b in 0..=255u8 {
-            let mut line = vec![b'a'; 20];
-            line[9] = b;
-            let expected = if is_value_byte(b) { 20 } else { 9 };
-            assert_eq!(value_end(&line, 0), expected, "byte {b:#x}");
-        }
-    }
 
     type Lines = Vec<(String, String)>;
 

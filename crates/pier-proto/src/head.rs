@@ -8,10 +8,10 @@
 
 use crate::config::{Leniency, Limits};
 use crate::error::ErrorCode;
-use crate::fields::{field_error, parse_fields, target_end};
+use crate::fields::{field_error, parse_fields};
 use crate::headers::{Entries, Entry};
 use crate::method::{KnownMethod, Method, Version, RTSP_METHODS};
-use crate::syntax::is_token;
+use crate::syntax::{is_token, target_end};
 
 /// Where and why parsing stopped: the code and the offset inside the buffer.
 pub(crate) type HeadError = (ErrorCode, usize);

@@ -64,6 +64,97 @@ pub(crate) fn is_outgoing_target_byte(b: u8) -> bool {
     OUT_TARGET[b as usize]
 }
 
+// ----- scanning a word (eight bytes) at a time -----
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// A mask whose lowest set bit marks the first byte of `word` (read little
+/// endian) below 0x20 or equal to 0x7f. Bits above the lowest may be wrong
+/// (borrows run upwards), so only the lowest is used.
+#[inline]
+fn controls_in(word: u64) -> u64 {
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    let del = word ^ (ONES * 0x7f);
+    let is_del = del.wrapping_sub(ONES) & !del & HIGHS;
+    below_space | is_del
+}
+
+/// A mask whose lowest set bit marks the first byte of `word` that is not
+/// a request-target byte (visible ASCII, 0x21 to 0x7e).
+#[inline]
+fn non_target_in(word: u64) -> u64 {
+    let below_bang = word.wrapping_sub(ONES * 0x21) & !word;
+    let del = word ^ (ONES * 0x7f);
+    let is_del = del.wrapping_sub(ONES) & !del;
+    (below_bang | is_del | word) & HIGHS
+}
+
+/// The offset of the first byte at or after `from` that is not a
+/// request-target byte, or `buf.len()`.
+#[inline]
+pub(crate) fn target_end(buf: &[u8], mut from: usize) -> usize {
+    while let Some(chunk) = buf.get(from..from + 8) {
+        let mask = non_target_in(word_at(chunk));
+        if mask != 0 {
+            return from + (mask.trailing_zeros() / 8) as usize;
+        }
+        from += 8;
+    }
+    while from < buf.len() && is_target_byte(buf[from]) {
+        from += 1;
+    }
+    from
+}
+
+/// Reads eight bytes as one little-endian word.
+#[inline]
+fn word_at(chunk: &[u8]) -> u64 {
+    u64::from_le_bytes(chunk.try_into().expect("eight bytes"))
+}
+
+/// The offset of the first byte at or after `from` that is not a value
+/// byte (HTAB, SP to `~`, obs-text), or `buf.len()` when there is none.
+#[inline]
+pub(crate) fn value_end(buf: &[u8], mut from: usize) -> usize {
+    'words: loop {
+        while let Some(chunk) = buf.get(from..from + 8) {
+            let mask = controls_in(word_at(chunk));
+            if mask != 0 {
+                let at = from + (mask.trailing_zeros() / 8) as usize;
+                // A tab stops the word scan but belongs to the value.
+                if buf[at] == b'\t' {
+                    from = at + 1;
+                    continue 'words;
+                }
+                return at;
+            }
+            from += 8;
+        }
+        while from < buf.len() && is_value_byte(buf[from]) {
+            from += 1;
+        }
+        return from;
+    }
+}
+
+/// The offset of the first byte at or after `from` that is not a token
+/// byte, or `buf.len()`. Eight table lookups are and-ed before one branch:
+/// names are short, and a branch per byte costs more than the lookups.
+#[inline]
+pub(crate) fn token_end(buf: &[u8], mut from: usize) -> usize {
+    while let Some(chunk) = buf.get(from..from + 8) {
+        if !chunk.iter().fold(true, |all, &b| all & is_token(b)) {
+            break;
+        }
+        from += 8;
+    }
+    while from < buf.len() && is_token(buf[from]) {
+        from += 1;
+    }
+    from
+}
+
 /// Strips spaces and tabs from both ends.
 pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
@@ -82,17 +173,59 @@ pub(crate) fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// Whether every byte is a valid field-name byte and there is at least one.
 pub(crate) fn is_valid_name(name: &[u8]) -> bool {
-    !name.is_empty() && name.iter().all(|&b| is_token(b))
+    !name.is_empty() && token_end(name, 0) == name.len()
 }
 
 /// Whether every byte is a valid field-value byte.
 pub(crate) fn is_valid_value(value: &[u8]) -> bool {
-    value.iter().all(|&b| is_value_byte(b))
+    value_end(value, 0) == value.len()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn value_scan_stops_at_controls_and_del_only() {
+        let mut line = b"abcdefghijklmnop\xe9\xff qrstuvwxyz".to_vec();
+        assert_eq!(value_end(&line, 0), line.len());
+        for bad in [0u8, 0x08, b'\r', b'\n', 0x1f, 0x7f] {
+            for at in 0..line.len() {
+                let mut l = line.clone();
+                l[at] = bad;
+                assert_eq!(value_end(&l, 0), at, "byte {bad:#x} at {at}");
+            }
+        }
+        // Tabs belong to the value wherever they fall.
+        line[3] = b'\t';
+        line[12] = b'\t';
+        line.push(b'\t');
+        assert_eq!(value_end(&line, 0), line.len());
+        line.extend_from_slice(b"x\r\n");
+        assert_eq!(value_end(&line, 0), line.len() - 2);
+    }
+
+    #[test]
+    fn target_scan_matches_the_byte_table() {
+        for b in 0..=255u8 {
+            for at in [0, 5, 9, 17] {
+                let mut target = vec![b'/'; 20];
+                target[at] = b;
+                let expected = if is_target_byte(b) { 20 } else { at };
+                assert_eq!(target_end(&target, 0), expected, "byte {b:#x} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn value_scan_matches_the_byte_table() {
+        for b in 0..=255u8 {
+            let mut line = vec![b'a'; 20];
+            line[9] = b;
+            let expected = if is_value_byte(b) { 20 } else { 9 };
+            assert_eq!(value_end(&line, 0), expected, "byte {b:#x}");
+        }
+    }
 
     #[test]
     fn classes() {

@@ -1,18 +1,49 @@
 //! The `Date` header (IMF-fixdate), formatted at most once a second.
 
 use std::cell::Cell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 thread_local! {
     // One cache per thread: no lock on every response.
     static CACHE: Cell<(u64, [u8; 29])> = const { Cell::new((u64::MAX, [0; 29])) };
+    /// The instant a connection's turn started with, while it runs.
+    static TURN: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Until when (on the monotonic clock) the cached text is right.
+    static VALID_UNTIL: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// While alive, responses on this thread date themselves from `now`, the
+/// instant their driver read when it woke up: one clock read serves the
+/// whole turn instead of one more per response.
+pub(crate) struct Turn(Option<Instant>);
+
+impl Turn {
+    pub(crate) fn enter(now: Instant) -> Turn {
+        Turn(TURN.with(|t| t.replace(Some(now))))
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        TURN.with(|t| t.set(self.0));
+    }
 }
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` for now.
 pub(crate) fn http_date() -> [u8; 29] {
-    let secs = SystemTime::now()
+    let turn = TURN.with(Cell::get);
+    if let Some(now) = turn {
+        if VALID_UNTIL.with(Cell::get).is_some_and(|until| now < until) {
+            return CACHE.with(Cell::get).1;
+        }
+    }
+    let since_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+        .unwrap_or_default();
+    let secs = since_epoch.as_secs();
+    // Right until the next second starts.
+    let left = Duration::from_secs(1) - Duration::from_nanos(u64::from(since_epoch.subsec_nanos()));
+    VALID_UNTIL.with(|v| v.set(turn.map(|now| now + left)));
     CACHE.with(|cache| {
         let (cached, text) = cache.get();
         if cached == secs {
@@ -65,20 +96,48 @@ pub(crate) fn format(secs: u64) -> [u8; 29] {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn wall_secs() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+    }
+
+    /// Whether `text` is the date of one of the seconds `from..=to`.
+    fn within(text: [u8; 29], from: u64, to: u64) -> bool {
+        (from..=to).any(|s| format(s) == text)
+    }
+
+    #[test]
+    fn dates_are_current_inside_and_outside_a_turn() {
+        let before = wall_secs();
+        let outside = http_date();
+        let turn_start = Instant::now();
+        {
+            let _turn = Turn::enter(turn_start);
+            assert!(within(http_date(), before, wall_secs()));
+            // Cached for the rest of the second: the same text again.
+            assert_eq!(http_date(), http_date());
+        }
+        {
+            // A turn that starts past the cached second reads the clock again.
+            let _turn = Turn::enter(turn_start + Duration::from_secs(2));
+            assert!(within(http_date(), before, wall_secs()));
+        }
+        assert!(within(outside, before, wall_secs()));
+        assert!(
+            TURN.with(Cell::get).is_none(),
+            "the turn ended with its guard"
+        );
+    }
+
     #[test]
     fn known_dates() {
-        assert_eq!(&super::format(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(
-            &super::format(784_111_777),
-            b"Sun, 06 Nov 1994 08:49:37 GMT"
-        );
-        assert_eq!(
-            &super::format(951_782_400),
-            b"Tue, 29 Feb 2000 00:00:00 GMT"
-        );
-        assert_eq!(
-            &super::format(1_795_740_000),
-            b"Fri, 27 Nov 2026 00:40:00 GMT"
-        );
+        assert_eq!(&format(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(&format(784_111_777), b"Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(&format(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(&format(1_795_740_000), b"Fri, 27 Nov 2026 00:40:00 GMT");
     }
 }

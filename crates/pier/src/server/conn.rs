@@ -3,7 +3,7 @@
 //! the handlers in place (no task per request), writes responses in order,
 //! and keeps the one timer the protocol asks for.
 
-use super::shared::{lock, Shared, SharedRef};
+use super::shared::{lock, Driving, Shared, SharedRef};
 use super::{ClientError, Inner, RequestFn, ServerResponse, Upgraded};
 use crate::body::{self, BodyError, BodySender};
 use crate::incoming::IncomingMessage;
@@ -13,6 +13,7 @@ use bytes::Bytes;
 use pier_proto::{
     BodyKind, ErrorCode, Event, Expectation, ParseError, RequestHead, ServerConn, Version,
 };
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -78,7 +79,35 @@ pub(crate) struct Driver<R: Runtime, T: Transport> {
     /// A parse error was handled; no more events.
     errored: bool,
     requests: u64,
+    /// Where the shared state lives, to tell it its driver is running.
+    shared_address: usize,
     span: tracing::Span,
+}
+
+/// Protocol events taken under one lock.
+type Batch = SmallVec<[Result<Event, ParseError>; 2]>;
+
+/// Takes events up to the end of a request whose body is empty (the common
+/// GET: its head and its end), or one event of any other kind: what a
+/// request's handling changes in the connection (a close, a refusal) must
+/// be in place before anything after it is taken.
+fn take_events(s: &mut Shared, batch: &mut Batch) {
+    loop {
+        let event = s.conn.poll_event();
+        let more = matches!(
+            &event,
+            Ok(Some(Event::Request(head)))
+                if matches!(head.body_kind(), BodyKind::Empty | BodyKind::Length(0))
+        );
+        match event {
+            Ok(None) => return,
+            Ok(Some(ev)) => batch.push(Ok(ev)),
+            Err(e) => batch.push(Err(e)),
+        }
+        if !more {
+            return;
+        }
+    }
 }
 
 impl<R: Runtime, T: Transport> Driver<R, T> {
@@ -99,6 +128,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         }
         let peer = io.peer_addr();
         let peer_for_span = peer.clone();
+        let shared_address = lock(&shared).address();
         let now = rt.now();
         let driver = Driver {
             io: Some(io),
@@ -119,6 +149,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             hand_off_bytes: None,
             errored: false,
             requests: 0,
+            shared_address,
             span: tracing::debug_span!("connection", peer = ?peer_for_span),
         };
         (driver, shared)
@@ -134,7 +165,6 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
                 Ok(Poll::Pending) => i += 1,
                 Ok(Poll::Ready(())) => {
                     drop(self.tasks.swap_remove(i));
-                    lock(&self.shared).handlers -= 1;
                     progress = true;
                 }
                 Err(_) => {
@@ -143,7 +173,6 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
                     // connections never notice.
                     tracing::error!("request handler panicked");
                     drop(self.tasks.swap_remove(i));
-                    lock(&self.shared).handlers -= 1;
                     progress = true;
                 }
             }
@@ -157,33 +186,36 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     /// with the server for ever (and `close()` waiting on it).
     fn start_handler(&mut self, f: &Arc<RequestFn>, req: IncomingMessage, res: ServerResponse) {
         match catch_unwind(AssertUnwindSafe(|| f(req, res))) {
-            Ok(fut) => {
-                lock(&self.shared).handlers += 1;
-                self.tasks.push(fut);
-            }
+            // Counted in the shared state at the next snapshot.
+            Ok(fut) => self.tasks.push(fut),
             // The response, dropped in the unwind, has become a 500.
             Err(_) => tracing::error!("request handler panicked"),
         }
     }
 
-    /// Drains protocol events; returns whether there were any.
-    fn poll_events(&mut self) -> bool {
-        if self.errored {
-            return false;
-        }
+    /// Handles `batch` (events the read took) and drains the rest;
+    /// returns whether there were any.
+    fn poll_events(&mut self, mut batch: Batch) -> bool {
         let mut progress = false;
         loop {
-            let event = lock(&self.shared).conn.poll_event();
-            match event {
-                Ok(None) => return progress,
-                Ok(Some(ev)) => {
-                    progress = true;
-                    self.on_event(ev);
+            if self.errored {
+                return progress;
+            }
+            if batch.is_empty() {
+                take_events(&mut lock(&self.shared), &mut batch);
+                if batch.is_empty() {
+                    return progress;
                 }
-                Err(e) => {
-                    self.errored = true;
-                    self.on_parse_error(e);
-                    return true;
+            }
+            progress = true;
+            for event in batch.drain(..) {
+                match event {
+                    Ok(ev) => self.on_event(ev),
+                    Err(e) => {
+                        self.errored = true;
+                        self.on_parse_error(e);
+                        return true;
+                    }
                 }
             }
         }
@@ -231,7 +263,9 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     fn on_request(&mut self, head: Box<RequestHead>) {
         self.requests += 1;
         let opts = &self.server.options;
-        let handlers = self.server.handlers.clone();
+        // One reference count for the handler table, not one per handler.
+        let server = self.server.clone();
+        let handlers = &server.handlers;
         tracing::debug!(method = %head.method(), target = %String::from_utf8_lossy(head.target()), "request");
 
         // CONNECT, and upgrades when someone handles them, leave HTTP.
@@ -344,12 +378,25 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     /// One look at the shared state per turn of the loop: moves the
     /// transmit buffers out and reads every flag the rest of the turn
     /// needs, under a single lock.
-    fn snapshot(&mut self, now: Instant) -> Snapshot {
+    /// It also registers `waker` (the first look of a wake-up), publishes
+    /// the handler count, and wakes writers once the output has drained.
+    fn snapshot(&mut self, now: Instant, waker: Option<&std::task::Waker>) -> Snapshot {
         let mut s = lock(&self.shared);
+        if let Some(waker) = waker {
+            if !s.driver.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                s.driver = Some(waker.clone());
+            }
+        }
         while let Some(b) = s.conn.poll_transmit() {
-            s.unsent += b.len();
             self.out.push_back(b);
         }
+        s.unsent = self.out.iter().map(Bytes::len).sum::<usize>();
+        if s.unsent <= s.high_water_mark && !s.writers.is_empty() {
+            for w in s.writers.drain(..) {
+                w.wake();
+            }
+        }
+        s.handlers = self.tasks.len();
         let is_idle = s.conn.is_idle();
         Snapshot {
             destroy: s.destroy,
@@ -370,18 +417,9 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         let Some(io) = self.io.as_mut() else {
             return Err(());
         };
-        let progress = crate::write::poll_write_queue(io, cx, &mut self.out)?;
-        if progress {
-            let mut s = lock(&self.shared);
-            s.unsent = self.out.iter().map(Bytes::len).sum::<usize>();
-            let queued = s.unsent + s.conn.pending_transmit();
-            if queued <= s.high_water_mark {
-                for w in s.writers.drain(..) {
-                    w.wake();
-                }
-            }
-        }
-        Ok(progress)
+        // What went out is published (and blocked writers woken) by the
+        // next snapshot: progress here always brings one.
+        crate::write::poll_write_queue(io, cx, &mut self.out)
     }
 
     fn may_read(&self, cx: &Context<'_>, snap: &Snapshot) -> bool {
@@ -394,12 +432,15 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         }
     }
 
-    /// Reads once; returns whether anything happened. `Err` on a broken transport.
+    /// Reads once; returns whether anything happened. `Err` on a broken
+    /// transport. The events the bytes complete are taken into `batch`
+    /// under the same lock that feeds them.
     fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
         snap: &Snapshot,
         now: Instant,
+        batch: &mut Batch,
     ) -> Result<bool, ()> {
         if !self.may_read(cx, snap) {
             return Ok(false);
@@ -414,7 +455,11 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             match io.poll_read(cx, &mut scratch) {
                 Poll::Ready(Ok(n)) => {
                     if n > 0 {
-                        lock(&self.shared).conn.feed(&scratch[..n]);
+                        let mut s = lock(&self.shared);
+                        s.conn.feed(&scratch[..n]);
+                        if !self.errored {
+                            take_events(&mut s, batch);
+                        }
                     }
                     Poll::Ready(Ok(n))
                 }
@@ -560,13 +605,8 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
         let this = self.get_mut();
         let span = this.span.clone();
         let _entered = span.enter();
-        {
-            let mut s = lock(&this.shared);
-            if !s.driver.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                s.driver = Some(cx.waker().clone());
-            }
-        }
         if this.linger.is_some() {
+            lock(&this.shared).driver = Some(cx.waker().clone());
             if this.poll_linger(cx).is_pending() {
                 return Poll::Pending;
             }
@@ -576,21 +616,28 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
         // One clock read per wake-up: deadlines are seconds long, so
         // anchoring them a few microseconds early changes nothing.
         let now = this.rt.now();
-        let mut snap = this.snapshot(now);
+        let mut snap = this.snapshot(now, Some(cx.waker()));
         loop {
             // Read first, then parse and run handlers, then write: a
             // request and its answer go through in one pass of the loop,
             // and a second pass finds nothing left to do.
             let mut progress = false;
+            let mut batch = Batch::new();
             if !this.finished(&snap) {
-                match this.poll_read(cx, &snap, now) {
+                match this.poll_read(cx, &snap, now, &mut batch) {
                     Ok(p) => progress |= p,
                     Err(()) => break,
                 }
             }
-            progress |= this.poll_events();
-            progress |= this.poll_tasks(cx);
-            snap = this.snapshot(now);
+            {
+                // Responses submitted from here on are seen by the
+                // snapshot below: nobody needs to wake this task for them.
+                let _driving = Driving::enter(this.shared_address);
+                let _turn = crate::date::Turn::enter(now);
+                progress |= this.poll_events(batch);
+                progress |= this.poll_tasks(cx);
+            }
+            snap = this.snapshot(now, None);
             match this.poll_write(cx) {
                 Ok(p) => progress |= p,
                 Err(()) => break,

@@ -5,6 +5,7 @@
 use bytes::Bytes;
 use pier_proto::{BodyHint, LocalError, ServerConn, Version};
 use smallvec::SmallVec;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
@@ -63,6 +64,28 @@ pub(crate) struct Shared {
 
 pub(crate) type SharedRef = Arc<Mutex<Shared>>;
 
+thread_local! {
+    /// The address of the `Shared` whose driver is running code on this
+    /// thread that may submit responses (0 for none).
+    static DRIVING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Marks this thread as running the driver of the `Shared` at `address`
+/// (see [`Shared::address`]) until the guard drops.
+pub(crate) struct Driving(usize);
+
+impl Driving {
+    pub(crate) fn enter(address: usize) -> Driving {
+        Driving(DRIVING.with(|d| d.replace(address)))
+    }
+}
+
+impl Drop for Driving {
+    fn drop(&mut self) {
+        DRIVING.with(|d| d.set(self.0));
+    }
+}
+
 #[inline]
 pub(crate) fn lock(s: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     s.lock().unwrap_or_else(|e| e.into_inner())
@@ -112,7 +135,19 @@ impl Shared {
         }
     }
 
+    /// Where this state lives; it never moves (it is inside an `Arc`).
+    pub(crate) fn address(&self) -> usize {
+        self as *const Shared as usize
+    }
+
     pub(crate) fn wake_driver(&mut self) {
+        // From inside the driver's own turn (a handler it polls, a canned
+        // answer) there is nobody to wake: the driver looks at the shared
+        // state again before it sleeps. Waking it anyway would cost a
+        // whole extra turn per request.
+        if DRIVING.with(Cell::get) == self.address() {
+            return;
+        }
         if let Some(w) = self.driver.take() {
             w.wake();
         }
