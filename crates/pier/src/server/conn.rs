@@ -81,6 +81,15 @@ pub(crate) struct Driver<R: Runtime, T: Transport> {
     requests: u64,
     /// Where the shared state lives, to tell it its driver is running.
     shared_address: usize,
+    /// The protocol connection may have events nobody has taken yet. Only
+    /// input, its end, a timeout or a finished response can make new ones,
+    /// and each of those sets this.
+    maybe_events: bool,
+    /// The shared state changed in ways only a snapshot sees (a timeout
+    /// was handled).
+    snapshot_due: bool,
+    /// Writers wait for the output to drain: every pass publishes it.
+    writers_waiting: bool,
     span: tracing::Span,
 }
 
@@ -91,7 +100,11 @@ type Batch = SmallVec<[Result<Event, ParseError>; 2]>;
 /// GET: its head and its end), or one event of any other kind: what a
 /// request's handling changes in the connection (a close, a refusal) must
 /// be in place before anything after it is taken.
-fn take_events(s: &mut Shared, batch: &mut Batch) {
+///
+/// Returns whether more events may follow without new input, a timeout or
+/// a response finishing: `false` once the connection said it has none, or
+/// after a message's end with no bytes left to parse.
+fn take_events(s: &mut Shared, batch: &mut Batch, eof: bool) -> bool {
     loop {
         let event = s.conn.poll_event();
         let more = matches!(
@@ -99,13 +112,14 @@ fn take_events(s: &mut Shared, batch: &mut Batch) {
             Ok(Some(Event::Request(head)))
                 if matches!(head.body_kind(), BodyKind::Empty | BodyKind::Length(0))
         );
+        let ended = matches!(event, Ok(Some(Event::End(_))));
         match event {
-            Ok(None) => return,
+            Ok(None) => return false,
             Ok(Some(ev)) => batch.push(Ok(ev)),
             Err(e) => batch.push(Err(e)),
         }
         if !more {
-            return;
+            return !(ended && !eof && s.conn.buffered_input().is_empty());
         }
     }
 }
@@ -150,6 +164,9 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             errored: false,
             requests: 0,
             shared_address,
+            maybe_events: true,
+            snapshot_due: false,
+            writers_waiting: false,
             span: tracing::debug_span!("connection", peer = ?peer_for_span),
         };
         (driver, shared)
@@ -184,10 +201,17 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     /// in the call itself is caught like one in the future: otherwise it
     /// would unwind through this task and leave the connection registered
     /// with the server for ever (and `close()` waiting on it).
-    fn start_handler(&mut self, f: &Arc<RequestFn>, req: IncomingMessage, res: ServerResponse) {
+    /// (A function of the task list alone, so the handler table can stay
+    /// borrowed from the server meanwhile.)
+    fn start_handler(
+        tasks: &mut Vec<BoxFuture>,
+        f: &Arc<RequestFn>,
+        req: IncomingMessage,
+        res: ServerResponse,
+    ) {
         match catch_unwind(AssertUnwindSafe(|| f(req, res))) {
             // Counted in the shared state at the next snapshot.
-            Ok(fut) => self.tasks.push(fut),
+            Ok(fut) => tasks.push(fut),
             // The response, dropped in the unwind, has become a 500.
             Err(_) => tracing::error!("request handler panicked"),
         }
@@ -202,7 +226,10 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
                 return progress;
             }
             if batch.is_empty() {
-                take_events(&mut lock(&self.shared), &mut batch);
+                if !self.maybe_events {
+                    return progress;
+                }
+                self.maybe_events = take_events(&mut lock(&self.shared), &mut batch, self.eof);
                 if batch.is_empty() {
                     return progress;
                 }
@@ -263,9 +290,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     fn on_request(&mut self, head: Box<RequestHead>) {
         self.requests += 1;
         let opts = &self.server.options;
-        // One reference count for the handler table, not one per handler.
-        let server = self.server.clone();
-        let handlers = &server.handlers;
+        let handlers = &self.server.handlers;
         tracing::debug!(method = %head.method(), target = %String::from_utf8_lossy(head.target()), "request");
 
         // CONNECT, and upgrades when someone handles them, leave HTTP.
@@ -322,22 +347,22 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         }
         match expect {
             Expectation::Continue => match &handlers.check_continue {
-                Some(f) => self.start_handler(f, req, res),
+                Some(f) => Self::start_handler(&mut self.tasks, f, req, res),
                 None => {
                     // node: S5
                     let _ = res.write_continue();
-                    self.start_handler(&handlers.request, req, res);
+                    Self::start_handler(&mut self.tasks, &handlers.request, req, res);
                 }
             },
             Expectation::Other => match &handlers.check_expectation {
-                Some(f) => self.start_handler(f, req, res),
+                Some(f) => Self::start_handler(&mut self.tasks, f, req, res),
                 None => {
                     // node: S6
                     res.status_code = 417;
                     let _ = res.end_now(Bytes::new());
                 }
             },
-            Expectation::None => self.start_handler(&handlers.request, req, res),
+            Expectation::None => Self::start_handler(&mut self.tasks, &handlers.request, req, res),
         }
     }
 
@@ -396,7 +421,10 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
                 w.wake();
             }
         }
+        self.writers_waiting = !s.writers.is_empty();
         s.handlers = self.tasks.len();
+        // A finished response lets parsing go on with what is buffered.
+        self.maybe_events |= !s.conn.buffered_input().is_empty() || self.eof;
         let is_idle = s.conn.is_idle();
         Snapshot {
             destroy: s.destroy,
@@ -457,8 +485,9 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
                     if n > 0 {
                         let mut s = lock(&self.shared);
                         s.conn.feed(&scratch[..n]);
+                        self.maybe_events = true;
                         if !self.errored {
-                            take_events(&mut s, batch);
+                            self.maybe_events = take_events(&mut s, batch, false);
                         }
                     }
                     Poll::Ready(Ok(n))
@@ -469,6 +498,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         match read {
             Poll::Ready(Ok(0)) => {
                 self.eof = true;
+                self.maybe_events = true;
                 lock(&self.shared).conn.feed_eof();
                 Ok(true)
             }
@@ -502,6 +532,8 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             Poll::Ready(Fired::Due(now)) => now,
         };
         lock(&self.shared).conn.handle_timeout(now);
+        self.maybe_events = true;
+        self.snapshot_due = true;
         if idle_at.is_some_and(|t| t <= now) {
             // node: S4
             self.last_activity = now;
@@ -632,12 +664,17 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
             {
                 // Responses submitted from here on are seen by the
                 // snapshot below: nobody needs to wake this task for them.
-                let _driving = Driving::enter(this.shared_address);
+                let driving = Driving::enter(this.shared_address);
                 let _turn = crate::date::Turn::enter(now);
                 progress |= this.poll_events(batch);
                 progress |= this.poll_tasks(cx);
+                progress |= driving.was_asked();
             }
-            snap = this.snapshot(now, None);
+            // A pass that read, parsed and ran nothing changed nothing a
+            // snapshot would see (others wake this task when they do).
+            if progress || this.writers_waiting || std::mem::take(&mut this.snapshot_due) {
+                snap = this.snapshot(now, None);
+            }
             match this.poll_write(cx) {
                 Ok(p) => progress |= p,
                 Err(()) => break,

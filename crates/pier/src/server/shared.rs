@@ -66,17 +66,24 @@ pub(crate) type SharedRef = Arc<Mutex<Shared>>;
 
 thread_local! {
     /// The address of the `Shared` whose driver is running code on this
-    /// thread that may submit responses (0 for none).
-    static DRIVING: Cell<usize> = const { Cell::new(0) };
+    /// thread that may submit responses (0 for none), and whether that
+    /// code asked for the driver meanwhile.
+    static DRIVING: Cell<(usize, bool)> = const { Cell::new((0, false)) };
 }
 
 /// Marks this thread as running the driver of the `Shared` at `address`
 /// (see [`Shared::address`]) until the guard drops.
-pub(crate) struct Driving(usize);
+pub(crate) struct Driving((usize, bool));
 
 impl Driving {
     pub(crate) fn enter(address: usize) -> Driving {
-        Driving(DRIVING.with(|d| d.replace(address)))
+        Driving(DRIVING.with(|d| d.replace((address, false))))
+    }
+
+    /// Whether a wake-up was asked for (and skipped) since `enter`: the
+    /// driver must then take a fresh look at the shared state.
+    pub(crate) fn was_asked(&self) -> bool {
+        DRIVING.with(Cell::get).1
     }
 }
 
@@ -145,7 +152,9 @@ impl Shared {
         // answer) there is nobody to wake: the driver looks at the shared
         // state again before it sleeps. Waking it anyway would cost a
         // whole extra turn per request.
-        if DRIVING.with(Cell::get) == self.address() {
+        let (driving, _) = DRIVING.with(Cell::get);
+        if driving == self.address() {
+            DRIVING.with(|d| d.set((driving, true)));
             return;
         }
         if let Some(w) = self.driver.take() {
