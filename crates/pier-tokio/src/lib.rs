@@ -241,14 +241,34 @@ impl Transport for Stream<tokio::net::UnixStream> {
     }
 }
 
+/// A TCP connection a listener accepted, with the peer address accept
+/// gave (asking the socket again would cost a system call per connection).
+#[derive(Debug)]
+pub struct Accepted(pub tokio::net::TcpStream, pub std::net::SocketAddr);
+
+impl Transport for Accepted {
+    stream_io!();
+    fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        self.0.set_nodelay(on)
+    }
+    fn set_keepalive(&self, delay: Option<Duration>) -> io::Result<()> {
+        runtime::set_tcp_keepalive(&self.0, delay)
+    }
+    fn peer_addr(&self) -> Option<PeerAddr> {
+        Some(PeerAddr::Tcp(self.1))
+    }
+}
+
 /// A tokio TCP listener as a Pier listener.
 #[derive(Debug)]
 pub struct TcpListener(pub tokio::net::TcpListener);
 
 impl Listener for TcpListener {
-    type Conn = Stream<tokio::net::TcpStream>;
+    type Conn = Accepted;
     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Conn>> {
-        self.0.poll_accept(cx).map_ok(|(s, _)| Stream(s))
+        self.0
+            .poll_accept(cx)
+            .map_ok(|(stream, peer)| Accepted(stream, peer))
     }
     fn local_addr(&self) -> io::Result<ListenAddr> {
         self.0.local_addr().map(ListenAddr::Tcp)
