@@ -3,7 +3,7 @@
 //! socket while too much is buffered.
 
 use bytes::{Bytes, BytesMut};
-use pier_proto::RawHeaders;
+use pier_proto::{RawHeaders, Trailers};
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,7 +36,7 @@ impl std::error::Error for BodyError {}
 struct State {
     chunks: VecDeque<Bytes>,
     buffered: usize,
-    trailers: Option<RawHeaders>,
+    trailers: Option<Trailers>,
     error: Option<BodyError>,
     reader: Option<Waker>,
     driver: Option<Waker>,
@@ -56,7 +56,7 @@ pub(crate) fn channel() -> (BodySender, Body) {
             shared: shared.clone(),
         },
         Body {
-            shared: Some(shared),
+            source: Source::Streaming(shared),
         },
     )
 }
@@ -80,7 +80,7 @@ impl BodySender {
         }
     }
 
-    pub(crate) fn end(&self, trailers: RawHeaders) {
+    pub(crate) fn end(&self, trailers: Trailers) {
         let mut s = lock(&self.shared);
         s.trailers = Some(trailers);
         if let Some(w) = s.reader.take() {
@@ -120,20 +120,45 @@ impl BodySender {
 /// A message body: chunks in order, then the trailers. Reading it is what
 /// lets the connection read more from the peer.
 pub struct Body {
-    /// `None`: a body that was empty from the start (no channel needed).
-    shared: Option<Arc<Mutex<State>>>,
+    source: Source,
+}
+
+enum Source {
+    /// Everything arrived before the body was handed out (a small message
+    /// in one read, or none at all): no channel, no locks.
+    Complete {
+        chunks: VecDeque<Bytes>,
+        trailers: Trailers,
+    },
+    /// Still arriving: the connection task pushes, the reader pulls.
+    Streaming(Arc<Mutex<State>>),
 }
 
 impl Body {
     /// A body with nothing in it, already complete.
     pub fn empty() -> Body {
-        Body { shared: None }
+        Body::complete(VecDeque::new(), Trailers::default())
+    }
+
+    /// A body that arrived whole.
+    pub(crate) fn complete(chunks: VecDeque<Bytes>, trailers: Trailers) -> Body {
+        Body {
+            source: Source::Complete { chunks, trailers },
+        }
+    }
+
+    fn shared(&self) -> Option<&Arc<Mutex<State>>> {
+        match &self.source {
+            Source::Streaming(shared) => Some(shared),
+            Source::Complete { .. } => None,
+        }
     }
 
     /// Polls for the next chunk; `None` at the end.
     pub fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
-        let Some(shared) = &self.shared else {
-            return Poll::Ready(None);
+        let shared = match &mut self.source {
+            Source::Complete { chunks, .. } => return Poll::Ready(chunks.pop_front().map(Ok)),
+            Source::Streaming(shared) => shared,
         };
         let mut s = lock(shared);
         if let Some(chunk) = s.chunks.pop_front() {
@@ -193,29 +218,27 @@ impl Body {
 
     /// The trailers, once the body has ended (empty when there were none).
     pub fn trailers(&self) -> Option<RawHeaders> {
-        match &self.shared {
-            Some(s) => lock(s).trailers.clone(),
-            None => Some(RawHeaders::default()),
+        match &self.source {
+            Source::Streaming(s) => lock(s).trailers.as_ref().map(|t| (**t).clone()),
+            Source::Complete { trailers, .. } => Some((**trailers).clone()),
         }
     }
 
     /// Whether the whole body arrived (Node's `message.complete`).
     pub fn is_complete(&self) -> bool {
-        self.shared
-            .as_ref()
-            .is_none_or(|s| lock(s).trailers.is_some())
+        self.shared().is_none_or(|s| lock(s).trailers.is_some())
     }
 
     /// Whether the body was cut short.
     pub fn error(&self) -> Option<BodyError> {
-        self.shared.as_ref().and_then(|s| lock(s).error)
+        self.shared().and_then(|s| lock(s).error)
     }
 }
 
 impl Drop for Body {
     fn drop(&mut self) {
-        if let Some(shared) = self.shared.take() {
-            let mut s = lock(&shared);
+        if let Source::Streaming(shared) = &self.source {
+            let mut s = lock(shared);
             s.reader_gone = true;
             s.chunks.clear();
             s.buffered = 0;

@@ -1,4 +1,5 @@
-//! Vectored writing of a queue of buffers, shared by both connection tasks.
+//! Moving bytes through a transport, shared by both connection tasks:
+//! vectored writing of a queue of buffers, and the per-thread read buffer.
 
 use crate::runtime::Transport;
 use bytes::{Buf, Bytes};
@@ -6,6 +7,20 @@ use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::task::{Context, Poll};
+
+/// Bytes one read asks for.
+pub(crate) const READ_CHUNK: usize = 16 * 1024;
+
+thread_local! {
+    static READ_SCRATCH: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
+
+/// Runs `f` with this thread's read buffer: one per thread, so an idle
+/// connection holds no read buffer of its own and none is cleared per read.
+pub(crate) fn with_read_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
+    READ_SCRATCH.with(|scratch| f(&mut scratch.borrow_mut()))
+}
 
 /// Buffers handed to one `writev` at most.
 const MAX_IOVECS: usize = 32;

@@ -7,9 +7,11 @@ use super::RequestError;
 use crate::body::{self, Body, BodyError, BodySender};
 use crate::lazy_timer::{Fired, LazyTimer};
 use crate::runtime::{Runtime, Transport};
+use crate::write::with_read_scratch;
 use bytes::Bytes;
 use pier_pool::Release;
-use pier_proto::{ClientConn, Event, ResponseHead};
+use pier_proto::{ClientConn, Event, ParseError, ResponseHead, Trailers};
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -27,8 +29,6 @@ pub(crate) struct Exchange {
     pub(crate) waker: Option<Waker>,
     /// Response bytes arrived (a retry is no longer safe).
     pub(crate) got_bytes: bool,
-    /// Node's `req.setTimeout`: inactivity that only reports.
-    pub(crate) timeout: Option<Duration>,
     pub(crate) timeouts_fired: u32,
     /// The request is a CONNECT: a 2xx makes a tunnel.
     pub(crate) is_connect: bool,
@@ -70,6 +70,8 @@ pub(crate) struct ConnShared {
     pub(crate) high_water_mark: usize,
     /// The last response's `Keep-Alive: timeout=N`.
     pub(crate) last_hint: Option<i64>,
+    /// Node's `req.setTimeout` of the request in flight (only reported).
+    pub(crate) exchange_timeout: Option<Duration>,
 }
 
 pub(crate) type ConnRef = Arc<Mutex<ConnShared>>;
@@ -95,6 +97,7 @@ impl ConnShared {
             written: 0,
             high_water_mark: 16 * 1024,
             last_hint: None,
+            exchange_timeout: None,
         }
     }
 
@@ -131,6 +134,8 @@ pub(crate) struct ClientDriver<R: Runtime> {
     /// is left to send is dropped; reading goes on, because a server may
     /// have answered before it stopped reading (an early 413).
     write_failed: bool,
+    /// Writers wait for the output to drain: every pass publishes it.
+    writers_waiting: bool,
 }
 
 impl<R: Runtime> ClientDriver<R> {
@@ -154,6 +159,7 @@ impl<R: Runtime> ClientDriver<R> {
             upgrade_pending: false,
             failed: false,
             write_failed: false,
+            writers_waiting: false,
         }
     }
 
@@ -164,122 +170,206 @@ impl<R: Runtime> ClientDriver<R> {
         }
     }
 
-    fn poll_events(&mut self) -> bool {
-        let mut progress = false;
+    /// Takes the events the last input made, under one lock, with what
+    /// handling them needs to know of the shared state.
+    fn take_events(&mut self, s: &mut ConnShared) -> Taken {
+        let mut taken = Taken {
+            events: SmallVec::new(),
+            mailbox: s.exchange.clone(),
+            written: s.written,
+            reusable: false,
+            hint: None,
+            was_idle: !s.busy,
+        };
         loop {
-            let mut s = lock(&self.shared);
-            let ev = s.conn.poll_event();
-            match ev {
-                Ok(None) => return progress,
+            match s.conn.poll_event() {
+                Ok(None) => break,
                 Ok(Some(ev)) => {
-                    progress = true;
-                    if let Some(mb) = s.exchange.clone() {
-                        let mut ex = lock_ex(&mb);
-                        ex.got_bytes = true;
-                    }
-                    match ev {
-                        Event::Informational(head) => {
-                            if let Some(mb) = s.exchange.clone() {
-                                let mut ex = lock_ex(&mb);
-                                ex.informational.push_back(*head);
-                                ex.wake();
-                            }
-                        }
+                    let last = match &ev {
                         Event::Response(head) => {
                             s.last_hint = head.keep_alive_timeout_hint();
-                            let connect =
-                                s.exchange.as_ref().is_some_and(|e| lock_ex(e).is_connect);
-                            let upgrade = head.status() == 101
-                                || (connect && (200..300).contains(&head.status()));
-                            if let Some(mb) = s.exchange.clone() {
-                                let mut ex = lock_ex(&mb);
-                                if upgrade {
-                                    self.upgrade_pending = true;
-                                    ex.head = Some(Ok(head));
-                                } else {
-                                    let (tx, rx) = body::channel();
-                                    self.body = Some(tx);
-                                    ex.head = Some(Ok(head));
-                                    ex.body = Some(rx);
-                                    ex.wake();
-                                }
-                            }
+                            false
                         }
-                        Event::Data(d) => {
-                            if let Some(tx) = &self.body {
-                                tx.push(d);
-                            }
-                        }
-                        Event::End(trailers) => {
+                        Event::End(_) => {
                             s.busy = false;
                             s.written = 0;
-                            let reusable = s.conn.is_reusable();
-                            drop(s);
-                            // The socket goes back to the agent before the
-                            // reader hears of the end, so a request made
-                            // right after the body reuses it.
-                            self.on_exchange_done(reusable);
-                            if let Some(tx) = self.body.take() {
-                                tx.end(trailers.into_raw());
-                            }
-                        }
-                        Event::Upgrade(rest) => {
-                            let mailbox = s.exchange.clone();
-                            drop(s);
-                            // The agent forgets the socket before the
-                            // request gets it: it is not the pool's any more.
-                            self.tell_agent(|a, h| a.detach(h));
-                            self.agent = None;
-                            if let Some(mb) = mailbox {
-                                let mut ex = lock_ex(&mb);
-                                if let Some(io) = self.io.take() {
-                                    ex.upgraded = Some((io, rest));
-                                }
-                                ex.wake();
-                            }
-                            return true;
+                            taken.reusable = s.conn.is_reusable();
+                            taken.hint = s.last_hint.take();
+                            true
                         }
                         Event::Closed => {
-                            drop(s);
-                            self.on_closed();
+                            s.destroy = true;
+                            true
                         }
-                        _ => {}
+                        Event::Upgrade(_) => true,
+                        _ => false,
+                    };
+                    taken.events.push(Ok(ev));
+                    // What follows an end belongs to the socket's next use.
+                    if last {
+                        break;
                     }
                 }
                 Err(e) => {
-                    self.failed = true;
-                    let closed_early = e.code() == pier_proto::ErrorCode::InvalidEofState;
-                    let written = s.written;
-                    if let Some(mb) = s.exchange.clone() {
-                        let mut ex = lock_ex(&mb);
-                        if ex.head.is_none() {
-                            ex.head = Some(Err(if closed_early {
-                                hang_up(written)
-                            } else {
-                                RequestError::Parse(e)
-                            }));
-                        }
-                        ex.wake();
-                    }
-                    if let Some(tx) = self.body.take() {
-                        tx.fail(if closed_early {
-                            BodyError::Aborted
-                        } else {
-                            BodyError::Malformed(e.code())
-                        });
-                    }
-                    return true;
+                    taken.events.push(Err(e));
+                    break;
                 }
             }
         }
+        taken
     }
 
-    fn on_exchange_done(&mut self, reusable: bool) {
+    /// Delivers taken events to the request in flight, its body and the
+    /// agent. Returns whether the connection is done with (an upgrade or a
+    /// parse error).
+    fn deliver(&mut self, taken: Taken) -> bool {
+        let Taken {
+            events,
+            mailbox,
+            written,
+            reusable,
+            hint,
+            was_idle,
+        } = taken;
+        let mut events = events.into_iter();
+        while let Some(event) = events.next() {
+            let ev = match event {
+                Ok(ev) => ev,
+                Err(e) => {
+                    self.on_parse_error(e, written, mailbox.as_ref());
+                    return true;
+                }
+            };
+            match ev {
+                Event::Informational(head) => {
+                    if let Some(mb) = &mailbox {
+                        let mut ex = lock_ex(mb);
+                        ex.got_bytes = true;
+                        ex.informational.push_back(*head);
+                        ex.wake();
+                    }
+                }
+                Event::Response(head) => {
+                    let Some(mb) = &mailbox else { continue };
+                    let mut ex = lock_ex(mb);
+                    ex.got_bytes = true;
+                    let upgrade = head.status() == 101
+                        || (ex.is_connect && (200..300).contains(&head.status()));
+                    if upgrade {
+                        self.upgrade_pending = true;
+                        ex.head = Some(Ok(head));
+                        continue;
+                    }
+                    // The whole body is here already (a small response in
+                    // one read): hand it over complete, without a channel.
+                    let whole = {
+                        let rest = events.as_slice();
+                        matches!(rest.last(), Some(Ok(Event::End(_))))
+                            && rest
+                                .iter()
+                                .all(|e| matches!(e, Ok(Event::Data(_) | Event::End(_))))
+                    };
+                    if whole {
+                        drop(ex);
+                        let mut chunks = VecDeque::new();
+                        let mut trailers = Trailers::default();
+                        for e in events.by_ref() {
+                            match e {
+                                Ok(Event::Data(d)) => chunks.push_back(d),
+                                Ok(Event::End(t)) => trailers = t,
+                                _ => {}
+                            }
+                        }
+                        // The socket goes back to the agent before the
+                        // reader hears of the end, so a request made right
+                        // after the body reuses it.
+                        self.on_exchange_done(reusable, hint);
+                        let mut ex = lock_ex(mb);
+                        ex.head = Some(Ok(head));
+                        ex.body = Some(Body::complete(chunks, trailers));
+                        ex.wake();
+                    } else {
+                        let (tx, rx) = body::channel();
+                        self.body = Some(tx);
+                        ex.head = Some(Ok(head));
+                        ex.body = Some(rx);
+                        ex.wake();
+                    }
+                }
+                Event::Data(d) => {
+                    if let Some(tx) = &self.body {
+                        tx.push(d);
+                    }
+                }
+                Event::End(trailers) => {
+                    self.on_exchange_done(reusable, hint);
+                    if let Some(tx) = self.body.take() {
+                        tx.end(trailers);
+                    }
+                }
+                Event::Upgrade(rest) => {
+                    // The agent forgets the socket before the request gets
+                    // it: it is not the pool's any more.
+                    self.tell_agent(|a, h| a.detach(h));
+                    self.agent = None;
+                    if let Some(mb) = &mailbox {
+                        let mut ex = lock_ex(mb);
+                        ex.got_bytes = true;
+                        if let Some(io) = self.io.take() {
+                            ex.upgraded = Some((io, rest));
+                        }
+                        ex.wake();
+                    }
+                    return true;
+                }
+                Event::Closed => {
+                    if let Some(mb) = &mailbox {
+                        let mut ex = lock_ex(mb);
+                        ex.got_bytes = true;
+                        if ex.head.is_none() {
+                            ex.head = Some(Err(hang_up(written)));
+                            ex.wake();
+                        }
+                    }
+                    if was_idle {
+                        // EOF on an idle pooled socket: never hand it out again.
+                        self.tell_agent(|a, h| a.mark_unusable(h));
+                    }
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+
+    fn on_parse_error(&mut self, e: ParseError, written: u64, mailbox: Option<&Mailbox>) {
+        self.failed = true;
+        let closed_early = e.code() == pier_proto::ErrorCode::InvalidEofState;
+        if let Some(mb) = mailbox {
+            let mut ex = lock_ex(mb);
+            if ex.head.is_none() {
+                ex.head = Some(Err(if closed_early {
+                    hang_up(written)
+                } else {
+                    RequestError::Parse(e)
+                }));
+            }
+            ex.wake();
+        }
+        if let Some(tx) = self.body.take() {
+            tx.fail(if closed_early {
+                BodyError::Aborted
+            } else {
+                BodyError::Malformed(e.code())
+            });
+        }
+    }
+
+    fn on_exchange_done(&mut self, reusable: bool, hint: Option<i64>) {
         if self.agent.is_none() {
             lock(&self.shared).destroy = true;
             return;
         }
-        let hint = lock(&self.shared).last_hint.take();
         let release = match (reusable, hint) {
             (true, Some(h)) if h > 0 => Release::keep_alive().with_hint(h as u64),
             (true, Some(_)) => Release::close(),
@@ -290,41 +380,46 @@ impl<R: Runtime> ClientDriver<R> {
         self.tell_agent(|a, h| a.on_free(h, release));
     }
 
-    fn on_closed(&mut self) {
+    /// One look at the shared state per pass: registers the waker (first
+    /// pass of a wake-up), takes the bytes to send and the socket options,
+    /// wakes writers once the output has drained, and reads every flag the
+    /// pass needs, under a single lock.
+    fn snapshot(&mut self, waker: Option<&Waker>) -> Snapshot {
         let mut s = lock(&self.shared);
-        let idle = !s.busy;
-        let written = s.written;
-        if let Some(mb) = s.exchange.clone() {
-            let mut ex = lock_ex(&mb);
-            if ex.head.is_none() {
-                ex.head = Some(Err(hang_up(written)));
-                ex.wake();
+        if let Some(waker) = waker {
+            if !s.driver.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                s.driver = Some(waker.clone());
             }
         }
-        s.destroy = true;
-        drop(s);
-        if idle {
-            // EOF on an idle pooled socket: never hand it out again.
-            self.tell_agent(|a, h| a.mark_unusable(h));
+        if self.write_failed {
+            // Nothing more goes out: drop it, so writers never wait on it.
+            while s.conn.poll_transmit().is_some() {}
+            self.out.clear();
+        }
+        while let Some(b) = s.conn.poll_transmit() {
+            s.written += b.len() as u64;
+            self.out.push_back(b);
+        }
+        let queued = self.out.iter().map(Bytes::len).sum::<usize>();
+        if (queued <= s.high_water_mark || self.write_failed) && !s.writers.is_empty() {
+            for w in s.writers.drain(..) {
+                w.wake();
+            }
+        }
+        self.writers_waiting = !s.writers.is_empty();
+        let options = (s.keepalive.take(), s.no_delay.take());
+        Snapshot {
+            destroy: s.destroy,
+            wants_read: s.conn.wants_read(),
+            idle_timeout: if s.busy { None } else { s.idle_timeout },
+            exchange_timeout: if s.busy { s.exchange_timeout } else { None },
+            options,
         }
     }
 
     fn poll_write(&mut self, cx: &mut Context<'_>, now: Instant) -> Result<bool, ()> {
-        {
-            let mut s = lock(&self.shared);
-            if self.write_failed {
-                // Nothing more goes out: drop it, so writers never wait on it.
-                while s.conn.poll_transmit().is_some() {}
-                self.out.clear();
-                for w in s.writers.drain(..) {
-                    w.wake();
-                }
-                return Ok(false);
-            }
-            while let Some(b) = s.conn.poll_transmit() {
-                s.written += b.len() as u64;
-                self.out.push_back(b);
-            }
+        if self.write_failed {
+            return Ok(false);
         }
         let Some(io) = self.io.as_mut() else {
             return Ok(false);
@@ -332,22 +427,19 @@ impl<R: Runtime> ClientDriver<R> {
         let progress = crate::write::poll_write_queue(io.as_mut(), cx, &mut self.out)?;
         if progress {
             self.last_activity = now;
-            let mut s = lock(&self.shared);
-            let queued = self.out.iter().map(Bytes::len).sum::<usize>() + s.conn.pending_transmit();
-            if queued <= s.high_water_mark {
-                for w in s.writers.drain(..) {
-                    w.wake();
-                }
-            }
         }
         Ok(progress)
     }
 
-    fn poll_read(&mut self, cx: &mut Context<'_>, now: Instant) -> Result<bool, ()> {
-        if self.eof || self.upgrade_pending {
-            return Ok(false);
-        }
-        if !lock(&self.shared).conn.wants_read() {
+    /// Reads once and delivers the events the bytes complete. `Ok(true)`
+    /// when something happened; `Err` on a broken transport.
+    fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        snap: &Snapshot,
+        now: Instant,
+    ) -> Result<bool, ()> {
+        if self.eof || self.upgrade_pending || !snap.wants_read {
             return Ok(false);
         }
         if let Some(tx) = &self.body {
@@ -358,43 +450,55 @@ impl<R: Runtime> ClientDriver<R> {
         let Some(io) = self.io.as_mut() else {
             return Ok(false);
         };
-        let mut buf = [0u8; 8192];
-        match io.poll_read(cx, &mut buf) {
+        let shared = &self.shared;
+        let read = with_read_scratch(|scratch| match io.poll_read(cx, scratch) {
             Poll::Ready(Ok(0)) => {
-                self.eof = true;
-                lock(&self.shared).conn.feed_eof();
-                Ok(true)
+                lock(shared).conn.feed_eof();
+                Poll::Ready(Ok(None))
             }
             Poll::Ready(Ok(n)) => {
-                self.last_activity = now;
-                let mut s = lock(&self.shared);
+                let mut s = lock(shared);
                 let idle = !s.busy;
-                s.conn.feed(&buf[..n]);
-                drop(s);
+                s.conn.feed(&scratch[..n]);
+                Poll::Ready(Ok(Some(idle)))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        });
+        match read {
+            Poll::Ready(Ok(None)) => self.eof = true,
+            Poll::Ready(Ok(Some(idle))) => {
+                self.last_activity = now;
                 if idle {
                     // Bytes nobody asked for on an idle socket: unusable.
                     self.tell_agent(|a, h| a.mark_unusable(h));
                 }
-                Ok(true)
             }
-            Poll::Ready(Err(_)) => Err(()),
-            Poll::Pending => Ok(false),
+            Poll::Ready(Err(_)) => return Err(()),
+            Poll::Pending => return Ok(false),
+        }
+        self.poll_events();
+        Ok(true)
+    }
+
+    /// Takes and delivers what the input made, until nothing is left.
+    fn poll_events(&mut self) {
+        loop {
+            let taken = {
+                let shared = self.shared.clone();
+                let mut s = lock(&shared);
+                self.take_events(&mut s)
+            };
+            if taken.events.is_empty() || self.deliver(taken) {
+                return;
+            }
         }
     }
 
-    fn poll_timer(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let (idle, exchange_timeout) = {
-            let s = lock(&self.shared);
-            let idle = if s.busy { None } else { s.idle_timeout };
-            let exchange = if s.busy {
-                s.exchange.as_ref().and_then(|e| lock_ex(e).timeout)
-            } else {
-                None
-            };
-            (idle, exchange)
-        };
+    fn poll_timer(&mut self, cx: &mut Context<'_>, snap: &Snapshot, now: Instant) -> bool {
+        let idle = snap.idle_timeout;
         let deadline = idle
-            .or(exchange_timeout)
+            .or(snap.exchange_timeout)
             .map(|limit| self.last_activity + limit);
         match self.timer.poll(&self.rt, cx, deadline, now) {
             Poll::Pending => return false,
@@ -416,20 +520,39 @@ impl<R: Runtime> ClientDriver<R> {
         true
     }
 
-    fn apply_socket_options(&mut self) {
-        let (ka, nd) = {
-            let mut s = lock(&self.shared);
-            (s.keepalive.take(), s.no_delay.take())
-        };
+    fn apply_socket_options(&self, (keepalive, no_delay): (Option<Duration>, Option<bool>)) {
         if let Some(io) = &self.io {
-            if let Some(d) = ka {
+            if let Some(d) = keepalive {
                 let _ = io.set_keepalive(Some(d));
             }
-            if let Some(on) = nd {
+            if let Some(on) = no_delay {
                 let _ = io.set_nodelay(on);
             }
         }
     }
+}
+
+/// Events taken under the connection's lock, and what delivering them
+/// needs from it.
+struct Taken {
+    events: SmallVec<[Result<Event, ParseError>; 4]>,
+    mailbox: Option<Mailbox>,
+    written: u64,
+    /// At an end: whether the connection may carry another request.
+    reusable: bool,
+    /// At an end: the response's `Keep-Alive: timeout=N`.
+    hint: Option<i64>,
+    /// No request was in flight when the events were taken.
+    was_idle: bool,
+}
+
+/// What one pass of the driver's loop knows about the shared state.
+struct Snapshot {
+    destroy: bool,
+    wants_read: bool,
+    idle_timeout: Option<Duration>,
+    exchange_timeout: Option<Duration>,
+    options: (Option<Duration>, Option<bool>),
 }
 
 // Nothing in the driver is structurally pinned.
@@ -440,47 +563,42 @@ impl<R: Runtime> Future for ClientDriver<R> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        {
-            let mut s = lock(&this.shared);
-            if !s.driver.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                s.driver = Some(cx.waker().clone());
-            }
-        }
-        // Options set by the user wake us, so once per wake-up is enough;
-        // so is one clock read (it only stamps activity for the timers).
-        this.apply_socket_options();
+        // One clock read per wake-up: it only stamps activity for timers.
         let now = this.rt.now();
+        let mut waker = Some(cx.waker());
         loop {
-            let mut progress = false;
-            match this.poll_write(cx, now) {
-                Ok(p) => progress |= p,
+            let snap = this.snapshot(waker.take());
+            // Options set by the user wake us, so one look per pass is enough.
+            this.apply_socket_options(snap.options);
+            let wrote = match this.poll_write(cx, now) {
+                Ok(p) => p,
                 Err(()) => {
                     // Read on: the close or reset reaches us as EOF, after
                     // whatever the peer sent before it.
                     this.write_failed = true;
-                    progress = true;
+                    true
                 }
-            }
-            progress |= this.poll_events();
-            if this.io.is_none() || this.failed || lock(&this.shared).destroy && this.out.is_empty()
-            {
+            };
+            if this.io.is_none() || this.failed || snap.destroy && this.out.is_empty() {
                 break;
             }
-            match this.poll_read(cx, now) {
-                // What was read is parsed and delivered in this same pass.
-                Ok(true) => {
-                    this.poll_events();
-                    progress = true;
-                }
-                Ok(false) => {}
+            let read = match this.poll_read(cx, &snap, now) {
+                Ok(p) => p,
                 Err(()) => {
                     lock(&this.shared).conn.feed_eof();
                     this.eof = true;
-                    progress = true;
+                    this.poll_events();
+                    true
                 }
+            };
+            if this.io.is_none() || this.failed {
+                break;
             }
-            progress |= this.poll_timer(cx, now);
-            if !progress {
+            let fired = this.poll_timer(cx, &snap, now);
+            // A write alone changes nothing this pass could act on, unless
+            // writers wait for the output to drain (or it failed).
+            let again = read || fired || (wrote && (this.writers_waiting || this.write_failed));
+            if !again {
                 return Poll::Pending;
             }
         }

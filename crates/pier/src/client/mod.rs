@@ -471,10 +471,10 @@ impl<R: Runtime> ClientRequest<R> {
         c.written = 0;
         c.busy = true;
         let mailbox = Arc::new(Mutex::new(Exchange {
-            timeout: self.options.timeout,
             is_connect: self.options.method.is_connect(),
             ..Exchange::default()
         }));
+        c.exchange_timeout = self.options.timeout;
         c.exchange = Some(mailbox.clone());
         self.mailbox = Some(mailbox);
         if wake {

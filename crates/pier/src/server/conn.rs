@@ -9,6 +9,7 @@ use crate::body::{self, BodyError, BodySender};
 use crate::incoming::IncomingMessage;
 use crate::lazy_timer::{Fired, LazyTimer};
 use crate::runtime::{BoxFuture, PeerAddr, Runtime, Transport};
+use crate::write::{with_read_scratch, READ_CHUNK};
 use bytes::Bytes;
 use pier_proto::{
     BodyKind, ErrorCode, Event, Expectation, ParseError, RequestHead, ServerConn, Version,
@@ -22,19 +23,12 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-const READ_CHUNK: usize = 16 * 1024;
-
 /// How long, and how many bytes, a closing connection goes on reading
 /// (and dropping) what the peer still sends. Closing a socket with unread
 /// input makes the kernel send a reset, which can destroy the last
 /// response before the peer has read it (an early 413 to an uploader).
 const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 const LINGER_BYTES: u64 = 16 * 1024 * 1024;
-
-thread_local! {
-    static READ_SCRATCH: std::cell::RefCell<Box<[u8]>> =
-        std::cell::RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
-}
 
 /// What one turn of the driver's loop knows about the shared state.
 struct Snapshot {
@@ -265,7 +259,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             },
             Event::End(trailers) => {
                 if let Some(tx) = self.body.take() {
-                    tx.end(trailers.into_raw());
+                    tx.end(trailers);
                 }
                 self.unread = 0;
             }
@@ -478,22 +472,19 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         };
         // One scratch buffer per thread: an idle connection holds no read
         // buffer of its own.
-        let read = READ_SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
-            match io.poll_read(cx, &mut scratch) {
-                Poll::Ready(Ok(n)) => {
-                    if n > 0 {
-                        let mut s = lock(&self.shared);
-                        s.conn.feed(&scratch[..n]);
-                        self.maybe_events = true;
-                        if !self.errored {
-                            self.maybe_events = take_events(&mut s, batch, false);
-                        }
+        let read = with_read_scratch(|scratch| match io.poll_read(cx, scratch) {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    let mut s = lock(&self.shared);
+                    s.conn.feed(&scratch[..n]);
+                    self.maybe_events = true;
+                    if !self.errored {
+                        self.maybe_events = take_events(&mut s, batch, false);
                     }
-                    Poll::Ready(Ok(n))
                 }
-                other => other,
+                Poll::Ready(Ok(n))
             }
+            other => other,
         });
         match read {
             Poll::Ready(Ok(0)) => {
@@ -574,7 +565,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             return Poll::Ready(());
         };
         loop {
-            let read = READ_SCRATCH.with(|scratch| io.poll_read(cx, &mut scratch.borrow_mut()));
+            let read = with_read_scratch(|scratch| io.poll_read(cx, scratch));
             match read {
                 Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
                 Poll::Ready(Ok(n)) if n as u64 >= *left => return Poll::Ready(()),
