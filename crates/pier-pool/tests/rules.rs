@@ -45,6 +45,12 @@ fn a1_get_name_matches_node() {
         (o().host("a").port(80).local_address(""), "a:80:"),
         (o().host("::1").port(443), "::1:443:"),
         (o().host("a").port(80).socket_path(""), "a:80:"),
+        // Ports of every width, and zeros inside them.
+        (o().host("a").port(1), "a:1:"),
+        (o().host("a").port(10), "a:10:"),
+        (o().host("a").port(8080), "a:8080:"),
+        (o().host("a").port(10001), "a:10001:"),
+        (o().host("a").port(65535), "a:65535:"),
     ];
     for (options, expected) in cases {
         assert_eq!(get_name(&options), expected, "{options:?}");

@@ -41,6 +41,9 @@ pub(crate) struct Shared<R: Runtime> {
     rt: R,
     state: Mutex<State>,
     connector: Option<Connector>,
+    /// The options never change: whether sockets may be reused is known
+    /// without the lock.
+    may_reuse: bool,
 }
 
 /// The handle the connection drivers hold (runtime-erased).
@@ -82,6 +85,7 @@ fn lock_state(m: &Mutex<State>) -> MutexGuard<'_, State> {
 impl<R: Runtime> Agent<R> {
     /// An agent with these options (Node's `new http.Agent(options)`).
     pub fn new(rt: R, options: AgentOptions) -> Result<Self, OptionsError> {
+        let may_reuse = options.keep_alive || options.max_sockets.is_some();
         Ok(Agent {
             shared: Arc::new(Shared {
                 rt,
@@ -95,6 +99,7 @@ impl<R: Runtime> Agent<R> {
                     timer_running: false,
                 }),
                 connector: None,
+                may_reuse,
             }),
         })
     }
@@ -155,9 +160,7 @@ impl<R: Runtime> Agent<R> {
     /// Whether a socket can ever be reused: keep-alive on, or a socket cap
     /// (Node sends `Connection: keep-alive` exactly then, C1).
     pub fn may_reuse(&self) -> bool {
-        let st = lock_state(&self.shared.state);
-        let o = st.pool.options();
-        o.keep_alive || o.max_sockets.is_some()
+        self.shared.may_reuse
     }
 
     /// Destroys every socket and fails the waiting requests (Node's `destroy()`).
@@ -181,6 +184,11 @@ impl<R: Runtime> Agent<R> {
             let req = st.pool.add_request(name, now);
             st.waiting.insert(req, Waiter::default());
             self.run_actions(&mut st);
+            // A free socket is usually handed out at once: no waiting then.
+            if let Some(grant) = st.waiting.get_mut(&req).and_then(|w| w.grant.take()) {
+                st.waiting.remove(&req);
+                return grant;
+            }
             req
         };
         let mut cancel = CancelOnDrop {

@@ -136,6 +136,8 @@ pub(crate) struct ClientDriver<R: Runtime> {
     write_failed: bool,
     /// Writers wait for the output to drain: every pass publishes it.
     writers_waiting: bool,
+    /// When this wake-up began.
+    now: Instant,
 }
 
 impl<R: Runtime> ClientDriver<R> {
@@ -160,6 +162,7 @@ impl<R: Runtime> ClientDriver<R> {
             failed: false,
             write_failed: false,
             writers_waiting: false,
+            now,
         }
     }
 
@@ -376,7 +379,8 @@ impl<R: Runtime> ClientDriver<R> {
             (true, None) => Release::keep_alive(),
             (false, _) => Release::close(),
         };
-        self.last_activity = self.rt.now();
+        // The clock read of this wake-up: it is microseconds old at most.
+        self.last_activity = self.now;
         self.tell_agent(|a, h| a.on_free(h, release));
     }
 
@@ -565,6 +569,7 @@ impl<R: Runtime> Future for ClientDriver<R> {
         let this = self.get_mut();
         // One clock read per wake-up: it only stamps activity for timers.
         let now = this.rt.now();
+        this.now = now;
         let mut waker = Some(cx.waker());
         loop {
             let snap = this.snapshot(waker.take());

@@ -221,6 +221,21 @@ pub struct ClientRequest<R: Runtime> {
     destroyed: bool,
 }
 
+/// Appends a port number in decimal (the formatting machinery costs more
+/// than the rest of the Host header).
+fn push_port(out: &mut Vec<u8>, port: u16) {
+    let start = out.len();
+    let mut rest = port;
+    loop {
+        out.push(b'0' + (rest % 10) as u8);
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out[start..].reverse();
+}
+
 /// Methods safe to send twice (RFC 9110 §9.2.2).
 fn idempotent(m: &Method) -> bool {
     matches!(
@@ -418,7 +433,6 @@ impl<R: Runtime> ClientRequest<R> {
     }
 
     fn host_header(&self) -> Vec<u8> {
-        use std::io::Write as _;
         let host = self.options.host.as_bytes();
         // An IPv6 literal is bracketed, as in a URL.
         let bracket = host.contains(&b':') && !host.starts_with(b"[");
@@ -431,7 +445,8 @@ impl<R: Runtime> ClientRequest<R> {
             value.push(b']');
         }
         if self.options.port != 80 {
-            let _ = write!(value, ":{}", self.options.port);
+            value.push(b':');
+            push_port(&mut value, self.options.port);
         }
         value
     }
@@ -651,6 +666,9 @@ impl<R: Runtime> ClientRequest<R> {
         // response that ends before the request does would make the
         // connection unreusable, so head, body and end share one lock.
         let mut pieces: Vec<Bytes> = Vec::new();
+        // Whether the connection has not been told of this request yet:
+        // then no answer to it can have arrived.
+        let mut unseen = false;
         if !self.head_sent {
             // A retry sends again what `write` sent before (the saved copy).
             let earlier: Vec<Bytes> = self.replay.clone().unwrap_or_default();
@@ -670,13 +688,14 @@ impl<R: Runtime> ClientRequest<R> {
                 self.await_continue().await;
             } else {
                 self.send_head_quietly(hint)?;
+                unseen = true;
             }
             pieces = earlier;
         }
         if !data.is_empty() {
             pieces.push(data);
         }
-        let body_skipped = self.final_head_arrived();
+        let body_skipped = !unseen && self.final_head_arrived();
         {
             let (conn, _) = self.conn.as_ref().expect("acquired");
             let mut c = lock(conn);
@@ -774,4 +793,18 @@ pub fn apply_url<R: Runtime>(o: &mut RequestOptions<R>, url: &str) -> Result<(),
         path.to_string()
     };
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_port;
+
+    #[test]
+    fn ports_in_decimal() {
+        for port in [0u16, 1, 9, 10, 80, 443, 1000, 8080, 10001, 65535] {
+            let mut out = b"h:".to_vec();
+            push_port(&mut out, port);
+            assert_eq!(out, format!("h:{port}").into_bytes());
+        }
+    }
 }
