@@ -4,7 +4,7 @@ use crate::chunked::Decoded;
 use crate::config::ClientConfig;
 use crate::conn::{BodyDecoder, Inbound, Outbound};
 use crate::encode::{
-    check_method, check_target, fields_len, put_decimal, write_fields, BodyHint, Encoder,
+    check_method, check_target, fields_len, put_decimal, write_fields, BodyHint, Checked, Encoder,
 };
 use crate::error::{ErrorCode, LocalError, ParseError};
 use crate::event::Event;
@@ -120,7 +120,7 @@ impl ClientConn {
         out.put_u8(b' ');
         out.put_slice(target);
         out.put_slice(b" HTTP/1.1\r\n");
-        let facts = match write_fields(out, fields) {
+        let facts = match write_fields(out, fields, Checked::No) {
             Ok(f) => f,
             Err(e) => {
                 tx.scratch.truncate(mark);

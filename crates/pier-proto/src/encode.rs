@@ -104,15 +104,26 @@ impl Transmit {
     }
 }
 
+/// Whether outgoing fields were validated before they were handed over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Checked {
+    Yes,
+    No,
+}
+
 /// Checks and writes `name: value\r\n` lines; returns the framing facts.
 pub(crate) fn write_fields<N: AsRef<[u8]>, V: AsRef<[u8]>>(
     out: &mut BytesMut,
     fields: &[(N, V)],
+    checked: Checked,
 ) -> Result<OutFacts, LocalError> {
     let mut facts = OutFacts::default();
     for (n, v) in fields {
         let (name, value) = (n.as_ref(), v.as_ref());
-        validate_field(name, value)?;
+        match checked {
+            Checked::No => validate_field(name, value)?,
+            Checked::Yes => debug_assert_eq!(validate_field(name, value), Ok(())),
+        }
         if name.eq_ignore_ascii_case(b"content-length") {
             // Exactly what a strict peer accepts: digits only, said once.
             let n = parse_content_length(value).ok_or(LocalError::InvalidFraming)?;
@@ -277,7 +288,7 @@ pub(crate) fn encode_end<N: AsRef<[u8]>, V: AsRef<[u8]>>(
             tx.reserve(5 + fields_len(trailers));
             let mark = tx.scratch.len();
             tx.scratch.put_slice(b"0\r\n");
-            if let Err(e) = write_fields(&mut tx.scratch, trailers) {
+            if let Err(e) = write_fields(&mut tx.scratch, trailers, Checked::No) {
                 tx.scratch.truncate(mark);
                 return Err(e);
             }

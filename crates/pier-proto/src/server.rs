@@ -3,7 +3,9 @@
 use crate::chunked::Decoded;
 use crate::config::ServerConfig;
 use crate::conn::{BodyDecoder, Inbound, Outbound};
-use crate::encode::{fields_len, put_decimal, reason_phrase, write_fields, BodyHint, Encoder};
+use crate::encode::{
+    fields_len, put_decimal, reason_phrase, write_fields, BodyHint, Checked, Encoder,
+};
 use crate::error::{ErrorCode, LocalError, ParseError};
 use crate::event::Event;
 use crate::framing::{self, Expectation};
@@ -476,7 +478,7 @@ impl ServerConn {
         if !self.awaiting_response() {
             return Err(LocalError::WrongState);
         }
-        self.write_status_head(status, reason, fields, None)
+        self.write_status_head(status, reason, fields, None, Checked::No)
             .map(|_| ())
     }
 
@@ -491,13 +493,40 @@ impl ServerConn {
         fields: &[(N, V)],
         body: BodyHint,
     ) -> Result<(), LocalError> {
+        self.start_response(status, reason, fields, body, Checked::No)
+    }
+
+    /// [`send_response`](Self::send_response) for fields that each passed
+    /// [`validate_field`](crate::validate_field) already (a runtime that
+    /// refuses a bad field when it is set): they are not checked again.
+    /// Framing fields are still read and checked. A field that never was
+    /// validated can break the framing of everything after it; debug builds
+    /// assert that each one is valid.
+    pub fn send_response_validated<N: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &mut self,
+        status: u16,
+        reason: &[u8],
+        fields: &[(N, V)],
+        body: BodyHint,
+    ) -> Result<(), LocalError> {
+        self.start_response(status, reason, fields, body, Checked::Yes)
+    }
+
+    fn start_response<N: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &mut self,
+        status: u16,
+        reason: &[u8],
+        fields: &[(N, V)],
+        body: BodyHint,
+        checked: Checked,
+    ) -> Result<(), LocalError> {
         if !(200..=999).contains(&status) {
             return Err(LocalError::InvalidStatus);
         }
         if !self.awaiting_response() {
             return Err(LocalError::WrongState);
         }
-        let enc = self.write_status_head(status, reason, fields, Some(body))?;
+        let enc = self.write_status_head(status, reason, fields, Some(body), checked)?;
         self.out.body = Some(enc);
         Ok(())
     }
@@ -509,6 +538,7 @@ impl ServerConn {
         reason: &[u8],
         fields: &[(N, V)],
         body: Option<BodyHint>,
+        checked: Checked,
     ) -> Result<Encoder, LocalError> {
         crate::encode::check_reason(reason)?;
         let p = *self.pending.front().ok_or(LocalError::WrongState)?;
@@ -525,7 +555,7 @@ impl ServerConn {
             out.put_slice(reason);
         }
         out.put_slice(b"\r\n");
-        let facts = match write_fields(out, fields) {
+        let facts = match write_fields(out, fields, checked) {
             Ok(f) => f,
             Err(e) => {
                 tx.scratch.truncate(mark);

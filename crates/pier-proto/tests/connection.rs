@@ -659,3 +659,28 @@ fn endless_trailers_are_refused_before_reading_pauses() {
     );
     assert_eq!(e.code(), ErrorCode::HeaderOverflow);
 }
+
+#[test]
+fn validated_fields_are_written_alike_and_framing_is_still_checked() {
+    let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let fields = [("Content-Type", "text/plain"), ("X-Id", "7")];
+    let written = |validated: bool, fields: &[(&str, &str)]| {
+        let mut s = ServerConn::new(ServerConfig::default());
+        s.feed(head);
+        events(&mut s);
+        let r = if validated {
+            s.send_response_validated(200, b"", fields, BodyHint::Length(2))
+        } else {
+            s.send_response(200, b"", fields, BodyHint::Length(2))
+        };
+        r.map(|()| drain(&mut s))
+    };
+    assert_eq!(written(true, &fields), written(false, &fields));
+    assert!(written(true, &fields)
+        .unwrap()
+        .starts_with(b"HTTP/1.1 200 OK\r\n"));
+    // Framing fields are read either way: a bad length is still refused.
+    let bad_length = [("Content-Length", "1x")];
+    assert_eq!(written(true, &bad_length), Err(LocalError::InvalidFraming));
+    assert_eq!(written(false, &bad_length), Err(LocalError::InvalidFraming));
+}

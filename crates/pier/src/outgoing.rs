@@ -134,6 +134,34 @@ impl OutgoingHeaders {
     }
 }
 
+/// A number in decimal, formatted without the formatting machinery (which
+/// costs more than the header it goes into).
+pub(crate) struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    pub(crate) fn new(n: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        let mut rest = n;
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        Decimal { digits, start }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.digits[self.start..]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +179,12 @@ mod tests {
         h.remove("X-A");
         assert!(!h.has("x-a"));
         assert_eq!(h.len(), 3);
+    }
+
+    #[test]
+    fn decimals() {
+        for n in [0, 1, 9, 10, 80, 443, 8080, 10001, 65535, u64::MAX] {
+            assert_eq!(super::Decimal::new(n).as_bytes(), n.to_string().as_bytes());
+        }
     }
 }

@@ -221,21 +221,6 @@ pub struct ClientRequest<R: Runtime> {
     destroyed: bool,
 }
 
-/// Appends a port number in decimal (the formatting machinery costs more
-/// than the rest of the Host header).
-fn push_port(out: &mut Vec<u8>, port: u16) {
-    let start = out.len();
-    let mut rest = port;
-    loop {
-        out.push(b'0' + (rest % 10) as u8);
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out[start..].reverse();
-}
-
 /// Methods safe to send twice (RFC 9110 §9.2.2).
 fn idempotent(m: &Method) -> bool {
     matches!(
@@ -446,7 +431,9 @@ impl<R: Runtime> ClientRequest<R> {
         }
         if self.options.port != 80 {
             value.push(b':');
-            push_port(&mut value, self.options.port);
+            value.extend_from_slice(
+                crate::outgoing::Decimal::new(self.options.port.into()).as_bytes(),
+            );
         }
         value
     }
@@ -793,18 +780,4 @@ pub fn apply_url<R: Runtime>(o: &mut RequestOptions<R>, url: &str) -> Result<(),
         path.to_string()
     };
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::push_port;
-
-    #[test]
-    fn ports_in_decimal() {
-        for port in [0u16, 1, 9, 10, 80, 443, 1000, 8080, 10001, 65535] {
-            let mut out = b"h:".to_vec();
-            push_port(&mut out, port);
-            assert_eq!(out, format!("h:{port}").into_bytes());
-        }
-    }
 }

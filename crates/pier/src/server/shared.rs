@@ -52,8 +52,8 @@ pub(crate) struct Shared {
     pub(crate) close_when_idle: bool,
     /// Close now (closeAllConnections()).
     pub(crate) destroy: bool,
-    /// The `Keep-Alive` value advertised (`timeout=N`), empty for none.
-    keep_alive_value: Vec<u8>,
+    /// The `Keep-Alive` value advertised (`timeout=N`), if any.
+    keep_alive_value: Option<KeepAliveValue>,
     pub(crate) high_water_mark: usize,
     /// Bytes the driver took from `conn` and has not written yet: they
     /// count towards the high-water mark like those still in `conn`.
@@ -98,6 +98,32 @@ pub(crate) fn lock(s: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     s.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// `timeout=N`, held inline: formatting it into a heap string cost an
+/// allocation per connection.
+#[derive(Debug)]
+struct KeepAliveValue {
+    text: [u8; 28],
+    len: u8,
+}
+
+impl KeepAliveValue {
+    fn new(secs: u64) -> Self {
+        let mut text = [0u8; 28];
+        text[..8].copy_from_slice(b"timeout=");
+        let digits = crate::outgoing::Decimal::new(secs);
+        let n = digits.as_bytes().len();
+        text[8..8 + n].copy_from_slice(digits.as_bytes());
+        KeepAliveValue {
+            text,
+            len: (8 + n) as u8,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.text[..usize::from(self.len)]
+    }
+}
+
 /// What went wrong writing a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteError {
@@ -133,9 +159,7 @@ impl Shared {
             gone: false,
             close_when_idle: false,
             destroy: false,
-            keep_alive_value: keep_alive_secs
-                .map(|s| format!("timeout={s}").into_bytes())
-                .unwrap_or_default(),
+            keep_alive_value: keep_alive_secs.map(KeepAliveValue::new),
             high_water_mark,
             unsent: 0,
             handlers: 0,
@@ -292,8 +316,10 @@ impl Shared {
             keep_alive &= !says_close;
         } else if keep_alive {
             fields.push((b"Connection", b"keep-alive"));
-            if !self.keep_alive_value.is_empty() && !has("keep-alive") {
-                fields.push((b"Keep-Alive", &self.keep_alive_value));
+            if let Some(value) = &self.keep_alive_value {
+                if !has("keep-alive") {
+                    fields.push((b"Keep-Alive", value.as_bytes()));
+                }
             }
         } else {
             fields.push((b"Connection", b"close"));
@@ -301,8 +327,10 @@ impl Shared {
         if !keep_alive {
             self.conn.close_after_response();
         }
+        // Every field was validated when it was set (ServerResponse) or is
+        // one of the constants above.
         self.conn
-            .send_response(status, reason, &fields, hint)
+            .send_response_validated(status, reason, &fields, hint)
             .map_err(WriteError::Protocol)?;
         if let Some(front) = self.slots.front_mut() {
             front.head_sent = true;
@@ -317,6 +345,21 @@ impl Shared {
         self.slots.clear();
         for w in self.writers.drain(..) {
             w.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeepAliveValue;
+
+    #[test]
+    fn keep_alive_values() {
+        for secs in [0, 5, 65, 3600, u64::MAX] {
+            assert_eq!(
+                KeepAliveValue::new(secs).as_bytes(),
+                format!("timeout={secs}").as_bytes()
+            );
         }
     }
 }
