@@ -9,8 +9,9 @@ use core::hash::{BuildHasherDefault, Hasher};
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
+/// The hasher of [`IdMap`](crate::IdMap): a few multiplications per key.
 #[derive(Clone, Copy, Default)]
-pub(crate) struct FastHasher(u64);
+pub struct FastHasher(u64);
 
 impl FastHasher {
     #[inline]
@@ -69,4 +70,10 @@ impl Hasher for FastHasher {
     }
 }
 
-pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FastHasher>>;
+pub(crate) type FastMap<K, V> = IdMap<K, V>;
+
+/// A map keyed by ids the pool hands out ([`ReqId`](crate::ReqId),
+/// [`ConnId`](crate::ConnId)) or by the driver's own socket handles: keys no
+/// peer chooses, so a fast unkeyed hash is enough. Runtimes keeping their
+/// own tables beside the pool use it too.
+pub type IdMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FastHasher>>;

@@ -93,5 +93,6 @@ mod name;
 mod options;
 
 pub use agent::{Action, Agent, ConnId, FailReason, NameId, Release, ReqId, SocketInfo, Stats};
+pub use hash::{FastHasher, IdMap};
 pub use name::{get_name, ConnectOptions};
 pub use options::{parse_keep_alive_timeout, AgentOptions, OptionsError, Scheduling};

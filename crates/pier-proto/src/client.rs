@@ -379,6 +379,11 @@ impl ClientConn {
         Event::End(trailers)
     }
 
+    /// Bytes fed but not yet turned into events.
+    pub fn buffered_input(&self) -> &[u8] {
+        &self.input.buf
+    }
+
     /// Whether the connection can carry another request now: the last
     /// response ended cleanly, allowed keep-alive, nothing is in flight and
     /// nothing unexpected arrived (an Agent's reuse check).

@@ -5,10 +5,10 @@ use super::conn::{lock as lock_conn, ClientDriver, ConnRef, ConnShared};
 use super::RequestError;
 use crate::runtime::{ConnectFuture, Runtime};
 use pier_pool::{
-    Action, AgentOptions, ConnId, ConnectOptions, FailReason, NameId, OptionsError, Release, ReqId,
+    Action, AgentOptions, ConnId, ConnectOptions, FailReason, IdMap, NameId, OptionsError, Release,
+    ReqId,
 };
 use pier_proto::{ClientConfig, ClientConn};
-use std::collections::HashMap;
 use std::future::poll_fn;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,8 +25,8 @@ struct Waiter {
 
 pub(crate) struct State {
     pool: pier_pool::Agent<u64>,
-    conns: HashMap<u64, ConnRef>,
-    waiting: HashMap<ReqId, Waiter>,
+    conns: IdMap<u64, ConnRef>,
+    waiting: IdMap<ReqId, Waiter>,
     next_handle: u64,
     client_config: ClientConfig,
     last_connect_error: Option<(std::io::ErrorKind, String)>,
@@ -91,8 +91,8 @@ impl<R: Runtime> Agent<R> {
                 rt,
                 state: Mutex::new(State {
                     pool: pier_pool::Agent::new(options)?,
-                    conns: HashMap::new(),
-                    waiting: HashMap::new(),
+                    conns: IdMap::default(),
+                    waiting: IdMap::default(),
                     next_handle: 0,
                     client_config: ClientConfig::default(),
                     last_connect_error: None,

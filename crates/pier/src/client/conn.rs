@@ -174,19 +174,24 @@ impl<R: Runtime> ClientDriver<R> {
     }
 
     /// Takes the events the last input made, under one lock, with what
-    /// handling them needs to know of the shared state.
-    fn take_events(&mut self, s: &mut ConnShared) -> Taken {
+    /// handling them needs to know of the shared state. `eof`: the input
+    /// has ended.
+    fn take_events(s: &mut ConnShared, eof: bool) -> Taken {
         let mut taken = Taken {
             events: SmallVec::new(),
-            mailbox: s.exchange.clone(),
+            mailbox: None,
             written: s.written,
             reusable: false,
             hint: None,
             was_idle: !s.busy,
+            more: true,
         };
         loop {
             match s.conn.poll_event() {
-                Ok(None) => break,
+                Ok(None) => {
+                    taken.more = false;
+                    break;
+                }
                 Ok(Some(ev)) => {
                     let last = match &ev {
                         Event::Response(head) => {
@@ -208,16 +213,22 @@ impl<R: Runtime> ClientDriver<R> {
                         _ => false,
                     };
                     taken.events.push(Ok(ev));
-                    // What follows an end belongs to the socket's next use.
+                    // What follows an end belongs to the socket's next use;
+                    // without more input or its end there is nothing.
                     if last {
+                        taken.more = eof || !s.conn.buffered_input().is_empty();
                         break;
                     }
                 }
                 Err(e) => {
                     taken.events.push(Err(e));
+                    taken.more = false;
                     break;
                 }
             }
+        }
+        if !taken.events.is_empty() {
+            taken.mailbox = s.exchange.clone();
         }
         taken
     }
@@ -233,6 +244,7 @@ impl<R: Runtime> ClientDriver<R> {
             reusable,
             hint,
             was_idle,
+            more: _,
         } = taken;
         let mut events = events.into_iter();
         while let Some(event) = events.next() {
@@ -464,39 +476,47 @@ impl<R: Runtime> ClientDriver<R> {
                 let mut s = lock(shared);
                 let idle = !s.busy;
                 s.conn.feed(&scratch[..n]);
-                Poll::Ready(Ok(Some(idle)))
+                // The events these bytes complete, under the same lock.
+                Poll::Ready(Ok(Some((idle, Self::take_events(&mut s, false)))))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         });
         match read {
-            Poll::Ready(Ok(None)) => self.eof = true,
-            Poll::Ready(Ok(Some(idle))) => {
+            Poll::Ready(Ok(None)) => {
+                self.eof = true;
+                self.poll_events();
+            }
+            Poll::Ready(Ok(Some((idle, taken)))) => {
                 self.last_activity = now;
                 if idle {
                     // Bytes nobody asked for on an idle socket: unusable.
                     self.tell_agent(|a, h| a.mark_unusable(h));
                 }
+                if self.deliver_taken(taken) {
+                    self.poll_events();
+                }
             }
             Poll::Ready(Err(_)) => return Err(()),
             Poll::Pending => return Ok(false),
         }
-        self.poll_events();
         Ok(true)
     }
 
     /// Takes and delivers what the input made, until nothing is left.
     fn poll_events(&mut self) {
         loop {
-            let taken = {
-                let shared = self.shared.clone();
-                let mut s = lock(&shared);
-                self.take_events(&mut s)
-            };
-            if taken.events.is_empty() || self.deliver(taken) {
+            let taken = Self::take_events(&mut lock(&self.shared), self.eof);
+            if !self.deliver_taken(taken) {
                 return;
             }
         }
+    }
+
+    /// Delivers `taken`; returns whether more events may follow.
+    fn deliver_taken(&mut self, taken: Taken) -> bool {
+        let more = taken.more;
+        !taken.events.is_empty() && !self.deliver(taken) && more
     }
 
     fn poll_timer(&mut self, cx: &mut Context<'_>, snap: &Snapshot, now: Instant) -> bool {
@@ -548,6 +568,8 @@ struct Taken {
     hint: Option<i64>,
     /// No request was in flight when the events were taken.
     was_idle: bool,
+    /// More events may be waiting in the connection.
+    more: bool,
 }
 
 /// What one pass of the driver's loop knows about the shared state.
