@@ -7,11 +7,15 @@
 //! short rounds (a batch of 32 pipelined heads each) and the fastest round
 //! of each is kept: noise only ever adds time, so the minimum is the
 //! closest reading of the cost itself. The median is printed beside it.
-//! What is timed matches the `pier_parse` and `httparse` variants of the
-//! `parse` benchmark: for Pier, polling `Request` and `End` of heads fed
-//! beforehand; for httparse, one `Request::parse` into a ready array.
+//! What is timed: for httparse, one `Request::parse` into a ready array;
+//! for `parse_request_head`, Pier's head parse on its own (all of
+//! `ServerConn`'s checks, into a reused head); for `ServerConn`, polling
+//! `Request` and `End` of heads fed beforehand (the `pier_parse` variant of
+//! the `parse` benchmark), which adds the connection's bookkeeping, a box
+//! per head and the events.
 
-use pier_proto::{BodyHint, Event, ServerConfig, ServerConn};
+use bytes::Bytes;
+use pier_proto::{parse_request_head, BodyHint, Event, RequestHead, ServerConfig, ServerConn};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -26,6 +30,15 @@ fn httparse_round<'a>(req: &'a [u8], storage: &mut [httparse::Header<'a>]) -> Du
         let status = parsed.parse(black_box(req)).expect("a valid head");
         assert!(status.is_complete());
         black_box(parsed.headers.len());
+    }
+    start.elapsed()
+}
+
+fn head_round(req: &Bytes, config: &ServerConfig, head: &mut RequestHead) -> Duration {
+    let start = Instant::now();
+    for _ in 0..BATCH {
+        let len = parse_request_head(black_box(req), config, head).expect("a valid head");
+        black_box((len, &head));
     }
     start.elapsed()
 }
@@ -71,8 +84,8 @@ fn main() {
         .iter()
         .find(|a| a.parse::<usize>().is_err() && !a.starts_with("--"));
     println!(
-        "{:<14} {:>10} {:>10} {:>10} {:>10} {:>9}",
-        "head", "httparse", "pier", "over", "over(med)", "rounds"
+        "{:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "head", "httparse", "head", "over", "over(med)", "conn", "over", "over(med)"
     );
     for (name, req) in [
         ("minimal", inputs::minimal_get()),
@@ -83,25 +96,31 @@ fn main() {
             continue;
         }
         let mut storage = vec![httparse::EMPTY_HEADER; 128];
-        let mut conn = ServerConn::new(ServerConfig::default());
+        let config = ServerConfig::default();
+        let mut conn = ServerConn::new(config.clone());
+        let mut head = RequestHead::default();
+        let one = Bytes::from(req.clone());
         let batch = req.repeat(BATCH);
-        let (mut floor, mut pier) = (Vec::new(), Vec::new());
+        let (mut floor, mut alone, mut pier) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             floor.push(per_head(httparse_round(&req, &mut storage)));
+            alone.push(per_head(head_round(&one, &config, &mut head)));
             pier.push(per_head(pier_round(&mut conn, &batch)));
         }
-        for v in [&mut floor, &mut pier] {
+        for v in [&mut floor, &mut alone, &mut pier] {
             v.sort_by(f64::total_cmp);
         }
         let median = |v: &[f64]| v[v.len() / 2];
         println!(
-            "{:<14} {:>8.0}ns {:>8.0}ns {:>8.0}ns {:>8.0}ns {:>9}",
+            "{:<14} {:>7.0}ns {:>7.0}ns {:>7.0}ns {:>7.0}ns {:>7.0}ns {:>7.0}ns {:>7.0}ns",
             name,
             floor[0],
+            alone[0],
+            alone[0] - floor[0],
+            median(&alone) - median(&floor),
             pier[0],
             pier[0] - floor[0],
             median(&pier) - median(&floor),
-            rounds
         );
     }
 }

@@ -7,6 +7,8 @@
 //!   with 12 fields, 100 fields), each as
 //!   - `httparse`: `httparse::Request::parse` into a 128-entry array made
 //!     once, outside the loop;
+//!   - `pier_head`: `parse_request_head` alone (all of the connection's
+//!     checks) into a reused `RequestHead`;
 //!   - `pier_cycle`: one kept-alive `ServerConn`: feed the head, poll
 //!     `Request` and `End`, answer `204` and drain the transmit queue;
 //!   - `pier_parse`: the parse alone: 32 pipelined copies are fed outside
@@ -28,7 +30,10 @@ use bytes::Bytes;
 use criterion::{
     black_box, criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput,
 };
-use pier_proto::{BodyHint, ClientConfig, ClientConn, Event, Method, ServerConfig, ServerConn};
+use pier_proto::{
+    parse_request_head, BodyHint, ClientConfig, ClientConn, Event, Method, RequestHead,
+    ServerConfig, ServerConn,
+};
 use std::time::{Duration, Instant};
 
 mod inputs;
@@ -81,6 +86,16 @@ fn bench_request_head(c: &mut Criterion) {
                 let status = parsed.parse(black_box(req)).unwrap();
                 assert!(status.is_complete());
                 black_box(parsed.headers.len());
+            })
+        });
+
+        group.bench_with_input(BenchmarkId::new("pier_head", name), req, |b, req| {
+            let input = Bytes::from(req.clone());
+            let config = ServerConfig::default();
+            let mut head = RequestHead::default();
+            b.iter(|| {
+                let len = parse_request_head(black_box(&input), &config, &mut head).unwrap();
+                black_box((len, &head));
             })
         });
 

@@ -86,4 +86,4 @@ pub use framing::{BodyKind, Expectation};
 pub use headers::{duplicates_rule, Duplicates, RawHeaders, Trailers};
 pub use message::{RequestHead, ResponseHead};
 pub use method::{KnownMethod, Method, Version};
-pub use server::ServerConn;
+pub use server::{parse_request_head, ServerConn};

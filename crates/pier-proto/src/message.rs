@@ -21,6 +21,15 @@ pub struct RequestHead {
     pub(crate) has_host: bool,
 }
 
+impl Default for RequestHead {
+    /// An empty head to parse into (see
+    /// [`parse_request_head`](crate::parse_request_head)): `GET` of no
+    /// target, HTTP/1.1, no fields.
+    fn default() -> Self {
+        RequestHead::blank()
+    }
+}
+
 impl RequestHead {
     /// A head to parse into; every field is overwritten before it is seen.
     pub(crate) fn blank() -> Self {

@@ -9,7 +9,7 @@ use crate::encode::{
 use crate::error::{ErrorCode, LocalError, ParseError};
 use crate::event::Event;
 use crate::framing::{self, Expectation};
-use crate::head::{parse_request, Parsed};
+use crate::head::{parse_request, HeadError, Parsed};
 use crate::headers::{truncate_entries, Trailers};
 use crate::message::RequestHead;
 use crate::method::Version;
@@ -269,15 +269,10 @@ impl ServerConn {
             .next_head
             .take()
             .unwrap_or_else(|| Box::new(RequestHead::blank()));
-        let parsed = parse_request(
-            &self.input.buf,
-            &self.config.limits,
-            &self.config.leniency,
-            head.headers.entries_mut(),
-        )
-        .map_err(|(code, at)| self.input.error(code, at))?;
-        let (raw, len) = match parsed {
-            Parsed::Complete(raw, len) => (raw, len),
+        let parsed = read_request_head(&self.input.buf, &self.config, &mut head)
+            .map_err(|(code, at)| self.input.error(code, at))?;
+        let len = match parsed {
+            Parsed::Complete((), len) => len,
             Parsed::Partial { skip } => {
                 self.next_head = Some(head);
                 if self.input.eof {
@@ -293,56 +288,24 @@ impl ServerConn {
                 return Ok(None);
             }
         };
-        let bytes = self.input.split_to(len);
-        let base = self.input.consumed - len as u64;
-        let at = |(code, off): (ErrorCode, usize)| ParseError::new(code, base + off as u64);
-        let facts = framing::scan(&bytes, head.headers.entries()).map_err(at)?;
-        let body = framing::request_body(
-            &facts,
-            self.config.leniency.content_length_with_transfer_encoding,
-        )
-        .map_err(at)?;
-        let keep_alive = framing::persistent(raw.version, &facts)
-            && !(facts.has_te && facts.content_length.is_some());
-        let expect = if raw.version == Version::HTTP_11 && facts.expect_present {
-            if facts.expect_continue {
-                Expectation::Continue
-            } else {
-                Expectation::Other
-            }
-        } else {
-            Expectation::None
-        };
-        let connect = raw.method.is_connect();
-        let upgrade = connect || (facts.conn_upgrade && facts.has_upgrade);
-        let truncated =
-            truncate_entries(head.headers.entries_mut(), self.config.limits.fields_kept());
-        head.headers.set_backing(bytes);
-        head.method = raw.method;
-        head.target = raw.target;
-        head.version = raw.version;
-        head.headers_truncated = truncated;
-        head.body = body;
-        head.keep_alive = keep_alive;
-        head.expect = expect;
-        head.upgrade = upgrade;
-        head.has_host = facts.has_host;
+        head.headers.set_backing(self.input.split_to(len));
         self.requests += 1;
         self.head_deadline = Deadline::Off;
         self.pending.push_back(Pending {
             head: head.method.is_head(),
             version: head.version,
-            keep_alive,
-            expect_continue: expect == Expectation::Continue,
+            keep_alive: head.keep_alive,
+            expect_continue: head.expect == Expectation::Continue,
             sent_continue: false,
             body_done: false,
         });
-        if connect || (upgrade && self.config.accept_upgrades) {
+        let connect = head.method.is_connect();
+        if connect || (head.upgrade && self.config.accept_upgrades) {
             self.read = Read::HandOff;
         } else {
             self.reading_body = true;
             self.read = Read::Body(BodyDecoder::new(
-                body,
+                head.body,
                 self.config.limits,
                 self.config.leniency,
                 false,
@@ -701,4 +664,89 @@ impl ServerConn {
     pub fn buffered_input(&self) -> &[u8] {
         &self.input.buf
     }
+}
+
+/// Parses the request head at the front of `input` into `head`: the head
+/// parse of [`ServerConn`] on its own, with `config`'s limits and
+/// leniencies and the same checks (framing and the request-smuggling
+/// defences included), for transports that keep their own connection
+/// state. Returns how many bytes the head took (blank lines before it
+/// included), or `None` when it is not complete yet; errors carry offsets
+/// into `input`.
+///
+/// `head` shares `input`'s buffer, nothing is copied, and it can be reused:
+/// parsing into it again allocates nothing for heads of up to 16 fields.
+///
+/// ```
+/// use bytes::Bytes;
+/// use pier_proto::{parse_request_head, BodyKind, RequestHead, ServerConfig};
+///
+/// let input = Bytes::from_static(b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello");
+/// let mut head = RequestHead::default();
+/// let len = parse_request_head(&input, &ServerConfig::default(), &mut head)
+///     .unwrap()
+///     .expect("a whole head");
+/// assert_eq!((head.target(), head.body_kind(), &input[len..]), (&b"/up"[..], BodyKind::Length(5), &b"hello"[..]));
+/// assert_eq!(parse_request_head(&input.slice(..10), &ServerConfig::default(), &mut head), Ok(None));
+/// ```
+pub fn parse_request_head(
+    input: &Bytes,
+    config: &ServerConfig,
+    head: &mut RequestHead,
+) -> Result<Option<usize>, ParseError> {
+    match read_request_head(input, config, head) {
+        Ok(Parsed::Complete((), len)) => {
+            head.headers.set_backing(input.slice(..len));
+            Ok(Some(len))
+        }
+        Ok(Parsed::Partial { .. }) => Ok(None),
+        Err((code, at)) => Err(ParseError::new(code, at as u64)),
+    }
+}
+
+/// Parses a head at the front of `buf` into `head`, all but the bytes it
+/// points into (the caller attaches those). Offsets are into `buf`.
+fn read_request_head(
+    buf: &[u8],
+    config: &ServerConfig,
+    head: &mut RequestHead,
+) -> Result<Parsed<()>, HeadError> {
+    let parsed = parse_request(
+        buf,
+        &config.limits,
+        &config.leniency,
+        head.headers.entries_mut(),
+    )?;
+    let (raw, len) = match parsed {
+        Parsed::Complete(raw, len) => (raw, len),
+        Parsed::Partial { skip } => return Ok(Parsed::Partial { skip }),
+    };
+    let facts = framing::scan(&buf[..len], head.headers.entries())?;
+    let body = framing::request_body(
+        &facts,
+        config.leniency.content_length_with_transfer_encoding,
+    )?;
+    let keep_alive = framing::persistent(raw.version, &facts)
+        && !(facts.has_te && facts.content_length.is_some());
+    let expect = if raw.version == Version::HTTP_11 && facts.expect_present {
+        if facts.expect_continue {
+            Expectation::Continue
+        } else {
+            Expectation::Other
+        }
+    } else {
+        Expectation::None
+    };
+    let connect = raw.method.is_connect();
+    head.headers_truncated =
+        truncate_entries(head.headers.entries_mut(), config.limits.fields_kept());
+    head.upgrade = connect || (facts.conn_upgrade && facts.has_upgrade);
+    head.method = raw.method;
+    head.target = raw.target;
+    head.version = raw.version;
+    head.body = body;
+    head.keep_alive = keep_alive;
+    head.expect = expect;
+    head.has_host = facts.has_host;
+    Ok(Parsed::Complete((), len))
 }
