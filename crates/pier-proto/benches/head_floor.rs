@@ -97,7 +97,7 @@ fn main() {
         }
         let mut storage = vec![httparse::EMPTY_HEADER; 128];
         let config = ServerConfig::default();
-        let mut conn = ServerConn::new(config.clone());
+        let mut conn = ServerConn::new(config);
         let mut head = RequestHead::default();
         let one = Bytes::from(req.clone());
         let batch = req.repeat(BATCH);
