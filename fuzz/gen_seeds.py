@@ -149,6 +149,10 @@ def main():
     shutil.rmtree(os.path.join(HERE, "seeds"), ignore_errors=True)
     for name, (flags, shape, plan, payload) in SERVER.items():
         write("server", name, bytes([flags, shape]) + plan + payload)
+    # head: [flags] payload, the server's payloads and leniency flags (the
+    # answer, EOF and plan bits mean nothing to it).
+    for name, (flags, shape, plan, payload) in SERVER.items():
+        write("head", name, bytes([flags]) + payload)
     for name, (flags, m1, m2, plan, payload) in CLIENT.items():
         write("client", name, bytes([flags, m1, m2]) + plan + payload)
     for name, (flags, body) in CHUNKED.items():

@@ -28,7 +28,7 @@ set -euo pipefail
 
 seconds=${1:-60}
 if [[ $# -gt 0 ]]; then shift; fi
-all_targets=(server client chunked roundtrip)
+all_targets=(server head client chunked roundtrip)
 if [[ $# -gt 0 ]]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 if ! [[ $seconds =~ ^[0-9]+$ ]] || [[ $seconds -eq 0 ]]; then
     echo "usage: $0 [SECONDS] [TARGET...]   (targets: ${all_targets[*]})" >&2

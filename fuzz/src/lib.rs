@@ -882,7 +882,8 @@ impl ServerDriver {
     }
 }
 
-fn check_request_head(h: &RequestHead, cfg: &ServerConfig) {
+/// The checks every parsed request head must pass.
+pub fn check_request_head(h: &RequestHead, cfg: &ServerConfig) {
     let m = h.method().as_bytes();
     assert!(
         is_token(m),
