@@ -400,7 +400,7 @@ const CLASSES = [
   // ----- timing first: an unfinished head says nothing about the rules
   {
     id: 'pier-waits-for-head-end', side: 'any', status: 'timing',
-    text: 'an unfinished head (or trailer section) with a bad byte in it: Node refuses at the byte, Pier once the head ends (or at 4 × 16 KiB / the headers timeout)',
+    text: 'an unfinished head with a bad byte Pier only judges once its line ends (some request lines; field lines are refused at the byte): Node refuses at the byte, Pier when the line is complete (or at 4 × 16 KiB / the headers timeout)',
     // Pending: a head is in, the message is not over (trailers unfinished).
     test: ({ c, v }) => v.node_error && v.node_error !== 'HPE_CLOSED_CONNECTION' && !v.pier_error &&
       (!v.pier_pending || !c.input_latin1.slice(nodeErrorOf(c).bytes_parsed).includes('\r\n\r\n')) &&
