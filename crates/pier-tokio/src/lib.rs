@@ -215,14 +215,21 @@ fn poll_read_into<S: AsyncRead + Unpin>(
     }
 }
 
+/// The TCP socket options of `Transport`, for wrappers of a `TcpStream`.
+macro_rules! tcp_options {
+    () => {
+        fn set_nodelay(&self, on: bool) -> io::Result<()> {
+            self.0.set_nodelay(on)
+        }
+        fn set_keepalive(&self, delay: Option<Duration>) -> io::Result<()> {
+            runtime::set_tcp_keepalive(&self.0, delay)
+        }
+    };
+}
+
 impl Transport for Stream<tokio::net::TcpStream> {
     stream_io!();
-    fn set_nodelay(&self, on: bool) -> io::Result<()> {
-        self.0.set_nodelay(on)
-    }
-    fn set_keepalive(&self, delay: Option<Duration>) -> io::Result<()> {
-        runtime::set_tcp_keepalive(&self.0, delay)
-    }
+    tcp_options!();
     fn peer_addr(&self) -> Option<PeerAddr> {
         self.0.peer_addr().ok().map(PeerAddr::Tcp)
     }
@@ -248,12 +255,7 @@ pub struct Accepted(pub tokio::net::TcpStream, pub std::net::SocketAddr);
 
 impl Transport for Accepted {
     stream_io!();
-    fn set_nodelay(&self, on: bool) -> io::Result<()> {
-        self.0.set_nodelay(on)
-    }
-    fn set_keepalive(&self, delay: Option<Duration>) -> io::Result<()> {
-        runtime::set_tcp_keepalive(&self.0, delay)
-    }
+    tcp_options!();
     fn peer_addr(&self) -> Option<PeerAddr> {
         Some(PeerAddr::Tcp(self.1))
     }
