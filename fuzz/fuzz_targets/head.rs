@@ -45,13 +45,21 @@ fuzz_target!(|data: &[u8]| {
 
     match (&alone, in_conn) {
         (Ok(Some(len)), Ok(Some(Event::Request(h)))) => {
-            assert!(*len <= payload.len(), "took {len} of {} bytes", payload.len());
+            assert!(
+                *len <= payload.len(),
+                "took {len} of {} bytes",
+                payload.len()
+            );
             check_request_head(&head, &run.config);
             assert_eq!(summary(&head), summary(&h), "standalone vs. connection");
         }
         (Ok(None), Ok(None)) => {}
         (Err(a), Err(b)) => {
-            assert_eq!((a.code(), a.offset()), (b.code(), b.offset()), "errors differ");
+            assert_eq!(
+                (a.code(), a.offset()),
+                (b.code(), b.offset()),
+                "errors differ"
+            );
         }
         (a, b) => panic!("standalone {a:?} vs. connection {b:?}"),
     }
