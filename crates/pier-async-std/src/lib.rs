@@ -122,16 +122,36 @@ macro_rules! stream_io {
     };
 }
 
+/// The TCP socket options of `Transport`, for wrappers of a TCP stream.
+macro_rules! tcp_options {
+    () => {
+        fn set_nodelay(&self, on: bool) -> io::Result<()> {
+            self.0.get_ref().set_nodelay(on)
+        }
+        fn set_keepalive(&self, delay: Option<Duration>) -> io::Result<()> {
+            runtime::set_tcp_keepalive(self.0.get_ref(), delay)
+        }
+    };
+}
+
 impl Transport for Stream<Async<TcpStream>> {
     stream_io!();
-    fn set_nodelay(&self, on: bool) -> io::Result<()> {
-        self.0.get_ref().set_nodelay(on)
-    }
-    fn set_keepalive(&self, delay: Option<Duration>) -> io::Result<()> {
-        runtime::set_tcp_keepalive(self.0.get_ref(), delay)
-    }
+    tcp_options!();
     fn peer_addr(&self) -> Option<PeerAddr> {
         self.0.get_ref().peer_addr().ok().map(PeerAddr::Tcp)
+    }
+}
+
+/// A TCP connection a listener accepted, with the peer address accept
+/// gave (asking the socket again would cost a system call per connection).
+#[derive(Debug)]
+pub struct Accepted(pub Async<TcpStream>, pub SocketAddr);
+
+impl Transport for Accepted {
+    stream_io!();
+    tcp_options!();
+    fn peer_addr(&self) -> Option<PeerAddr> {
+        Some(PeerAddr::Tcp(self.1))
     }
 }
 
@@ -159,14 +179,14 @@ fn ignore_not_connected(r: io::Result<()>) -> io::Result<()> {
 
 /// Accepts from a non-blocking listener on the `async-io` reactor, waiting
 /// for readability while `accept` says it would block.
-fn poll_accept_on<L, S>(
+fn poll_accept_on<L, T>(
     listener: &Async<L>,
     cx: &mut Context<'_>,
-    accept: impl Fn(&L) -> io::Result<Async<S>>,
-) -> Poll<io::Result<Stream<Async<S>>>> {
+    accept: impl Fn(&L) -> io::Result<T>,
+) -> Poll<io::Result<T>> {
     loop {
         match accept(listener.get_ref()) {
-            Ok(s) => return Poll::Ready(Ok(Stream(s))),
+            Ok(conn) => return Poll::Ready(Ok(conn)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 std::task::ready!(listener.poll_readable(cx))?;
             }
@@ -180,9 +200,12 @@ fn poll_accept_on<L, S>(
 pub struct TcpListener(Async<std::net::TcpListener>);
 
 impl Listener for TcpListener {
-    type Conn = Stream<Async<TcpStream>>;
+    type Conn = Accepted;
     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Conn>> {
-        poll_accept_on(&self.0, cx, |l| l.accept().and_then(|(s, _)| Async::new(s)))
+        poll_accept_on(&self.0, cx, |l| {
+            let (stream, peer) = l.accept()?;
+            Ok(Accepted(Async::new(stream)?, peer))
+        })
     }
     fn local_addr(&self) -> io::Result<ListenAddr> {
         self.0.get_ref().local_addr().map(ListenAddr::Tcp)
@@ -198,7 +221,9 @@ pub struct UnixListener(Async<std::os::unix::net::UnixListener>, std::path::Path
 impl Listener for UnixListener {
     type Conn = Stream<Async<std::os::unix::net::UnixStream>>;
     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Conn>> {
-        poll_accept_on(&self.0, cx, |l| l.accept().and_then(|(s, _)| Async::new(s)))
+        poll_accept_on(&self.0, cx, |l| {
+            l.accept().and_then(|(s, _)| Async::new(s)).map(Stream)
+        })
     }
     fn local_addr(&self) -> io::Result<ListenAddr> {
         Ok(ListenAddr::Unix(self.1.clone()))
