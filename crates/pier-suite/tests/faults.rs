@@ -285,6 +285,38 @@ macro_rules! fault_tests {
         }
 
         #[tokio::test]
+        async fn a_writer_that_waits_after_the_output_drained_is_woken() {
+            // A response finished from a task of its own, whose writer asks
+            // to wait for the output to drain only after the connection
+            // task has written it all: it must hear that it drained.
+            use pier::runtime::Runtime as _;
+            const BIG: usize = 256 * 1024;
+            let (done_tx, mut done) = mpsc::unbounded_channel::<Result<(), WriteError>>();
+            let mut server = pier::Server::new(rt(), move |_req: IncomingMessage, mut res| {
+                let done = done_tx.clone();
+                async move {
+                    rt().spawn(Box::pin(async move {
+                        res.end_now(Bytes::from(vec![b'x'; BIG])).expect("queued");
+                        // Long enough for the connection to write it all.
+                        rt().timer(Instant::now() + ms(300)).await;
+                        let _ = done.send(res.drained().await);
+                    }));
+                }
+            });
+            let addr = listen(&mut server).await;
+            let mut s = connect(addr).await;
+            s.write_all(get("/").as_bytes()).await.expect("write");
+            let mut got = 0;
+            let mut buf = vec![0u8; 64 * 1024];
+            while got < BIG {
+                let n = within("the response", s.read(&mut buf)).await.expect("read");
+                assert!(n > 0, "closed after {got} bytes");
+                got += n;
+            }
+            assert_eq!(next(&mut done, "the writer's wait").await, Ok(()));
+        }
+
+        #[tokio::test]
         async fn client_gets_a_hang_up_when_the_server_resets_mid_head() {
             // node: C4 — `socket hang up` (ECONNRESET).
             for agent in [AgentChoice::None, AgentChoice::Agent(keep_alive_agent())] {

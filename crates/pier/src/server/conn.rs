@@ -439,8 +439,9 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         let Some(io) = self.io.as_mut() else {
             return Err(());
         };
-        // What went out is published (and blocked writers woken) by the
-        // next snapshot: progress here always brings one.
+        // What went out is published (and blocked writers woken) by a
+        // later snapshot: every pass takes one while writers wait, and a
+        // writer that starts waiting wakes this task for one.
         crate::write::poll_write_queue(io, cx, &mut self.out)
     }
 

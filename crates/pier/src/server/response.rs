@@ -247,6 +247,10 @@ impl ServerResponse {
                 return Poll::Ready(Ok(()));
             }
             s.writers.push(cx.waker().clone());
+            // `unsent` is what the driver last published: it may have
+            // written since. Its next look publishes the truth and wakes
+            // the writers that can go on.
+            s.wake_driver();
             Poll::Pending
         })
         .await
