@@ -246,11 +246,15 @@ impl ServerResponse {
             if s.conn.pending_transmit() + s.unsent <= s.high_water_mark {
                 return Poll::Ready(Ok(()));
             }
-            s.writers.push(cx.waker().clone());
-            // `unsent` is what the driver last published: it may have
-            // written since. Its next look publishes the truth and wakes
-            // the writers that can go on.
-            s.wake_driver();
+            // Once per waiter: `unsent` is what the driver last published,
+            // and it may have written since. Its next look publishes the
+            // truth and wakes the writers that can go on. (A handler the
+            // driver polls asks again on every pass; waking it each time
+            // would never let the driver rest.)
+            if !s.writers.iter().any(|w| w.will_wake(cx.waker())) {
+                s.writers.push(cx.waker().clone());
+                s.wake_driver();
+            }
             Poll::Pending
         })
         .await
