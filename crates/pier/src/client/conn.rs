@@ -136,7 +136,8 @@ pub(crate) struct ClientDriver<R: Runtime> {
     write_failed: bool,
     /// Writers wait for the output to drain: every pass publishes it.
     writers_waiting: bool,
-    /// When this wake-up began.
+    /// When this wake-up began: the one clock read that stamps activity
+    /// and drives the timer for the whole wake-up.
     now: Instant,
 }
 
@@ -433,7 +434,7 @@ impl<R: Runtime> ClientDriver<R> {
         }
     }
 
-    fn poll_write(&mut self, cx: &mut Context<'_>, now: Instant) -> Result<bool, ()> {
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
         if self.write_failed {
             return Ok(false);
         }
@@ -442,19 +443,14 @@ impl<R: Runtime> ClientDriver<R> {
         };
         let progress = crate::write::poll_write_queue(io.as_mut(), cx, &mut self.out)?;
         if progress {
-            self.last_activity = now;
+            self.last_activity = self.now;
         }
         Ok(progress)
     }
 
     /// Reads once and delivers the events the bytes complete. `Ok(true)`
     /// when something happened; `Err` on a broken transport.
-    fn poll_read(
-        &mut self,
-        cx: &mut Context<'_>,
-        snap: &Snapshot,
-        now: Instant,
-    ) -> Result<bool, ()> {
+    fn poll_read(&mut self, cx: &mut Context<'_>, snap: &Snapshot) -> Result<bool, ()> {
         if self.eof || self.upgrade_pending || !snap.wants_read {
             return Ok(false);
         }
@@ -488,7 +484,7 @@ impl<R: Runtime> ClientDriver<R> {
                 self.poll_events();
             }
             Poll::Ready(Ok(Some((idle, taken)))) => {
-                self.last_activity = now;
+                self.last_activity = self.now;
                 if idle {
                     // Bytes nobody asked for on an idle socket: unusable.
                     self.tell_agent(|a, h| a.mark_unusable(h));
@@ -519,12 +515,12 @@ impl<R: Runtime> ClientDriver<R> {
         !taken.events.is_empty() && !self.deliver(taken) && more
     }
 
-    fn poll_timer(&mut self, cx: &mut Context<'_>, snap: &Snapshot, now: Instant) -> bool {
+    fn poll_timer(&mut self, cx: &mut Context<'_>, snap: &Snapshot) -> bool {
         let idle = snap.idle_timeout;
         let deadline = idle
             .or(snap.exchange_timeout)
             .map(|limit| self.last_activity + limit);
-        match self.timer.poll(&self.rt, cx, deadline, now) {
+        match self.timer.poll(&self.rt, cx, deadline, self.now) {
             Poll::Pending => return false,
             Poll::Ready(Fired::Early) => return true,
             Poll::Ready(Fired::Due(_)) => {}
@@ -590,14 +586,13 @@ impl<R: Runtime> Future for ClientDriver<R> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         // One clock read per wake-up: it only stamps activity for timers.
-        let now = this.rt.now();
-        this.now = now;
+        this.now = this.rt.now();
         let mut waker = Some(cx.waker());
         loop {
             let snap = this.snapshot(waker.take());
             // Options set by the user wake us, so one look per pass is enough.
             this.apply_socket_options(snap.options);
-            let wrote = match this.poll_write(cx, now) {
+            let wrote = match this.poll_write(cx) {
                 Ok(p) => p,
                 Err(()) => {
                     // Read on: the close or reset reaches us as EOF, after
@@ -609,7 +604,7 @@ impl<R: Runtime> Future for ClientDriver<R> {
             if this.io.is_none() || this.failed || snap.destroy && this.out.is_empty() {
                 break;
             }
-            let read = match this.poll_read(cx, &snap, now) {
+            let read = match this.poll_read(cx, &snap) {
                 Ok(p) => p,
                 Err(()) => {
                     lock(&this.shared).conn.feed_eof();
@@ -621,7 +616,7 @@ impl<R: Runtime> Future for ClientDriver<R> {
             if this.io.is_none() || this.failed {
                 break;
             }
-            let fired = this.poll_timer(cx, &snap, now);
+            let fired = this.poll_timer(cx, &snap);
             // A write alone changes nothing this pass could act on, unless
             // writers wait for the output to drain (or it failed).
             let again = read || fired || (wrote && (this.writers_waiting || this.write_failed));
