@@ -2,10 +2,36 @@
 //! with, order is the order of first setting (as a JavaScript object keeps
 //! it), repeated values are allowed.
 
+use smallvec::SmallVec;
+
 /// Outgoing header fields, like Node's `setHeader` / `getHeader` store.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Names and values live back to back in one buffer that sits inline for
+/// the few short fields most messages carry: setting headers on a response
+/// allocates nothing until they outgrow it.
+#[derive(Clone, Default)]
 pub struct OutgoingHeaders {
-    entries: Vec<(String, Vec<u8>)>,
+    text: SmallVec<[u8; INLINE_TEXT]>,
+    fields: SmallVec<[Field; INLINE_FIELDS]>,
+    /// Bytes of `text` that no field points at any more (replaced values).
+    stale: usize,
+}
+
+const INLINE_TEXT: usize = 80;
+const INLINE_FIELDS: usize = 4;
+
+/// One line: its name at `text[at..at + name_len]`, its value right after.
+#[derive(Clone, Copy, Debug)]
+struct Field {
+    at: usize,
+    name_len: usize,
+    value_len: usize,
+}
+
+impl Field {
+    fn len(self) -> usize {
+        self.name_len + self.value_len
+    }
 }
 
 impl OutgoingHeaders {
@@ -14,71 +40,125 @@ impl OutgoingHeaders {
         Self::default()
     }
 
+    fn name(&self, f: Field) -> &[u8] {
+        &self.text[f.at..f.at + f.name_len]
+    }
+
+    fn value(&self, f: Field) -> &[u8] {
+        &self.text[f.at + f.name_len..f.at + f.len()]
+    }
+
+    /// Stores a line's text; its field is not placed yet.
+    fn store(&mut self, name: &[u8], value: &[u8]) -> Field {
+        self.compact_if_worth_it();
+        let at = self.text.len();
+        self.text.extend_from_slice(name);
+        self.text.extend_from_slice(value);
+        Field {
+            at,
+            name_len: name.len(),
+            value_len: value.len(),
+        }
+    }
+
+    /// Drops replaced text once it is most of the buffer (a value set over
+    /// and over must not grow the store for ever).
+    fn compact_if_worth_it(&mut self) {
+        if self.stale <= INLINE_TEXT || self.stale * 2 < self.text.len() {
+            return;
+        }
+        let mut text: SmallVec<[u8; INLINE_TEXT]> = SmallVec::with_capacity(self.text.len());
+        for f in self.fields.iter_mut() {
+            let at = text.len();
+            text.extend_from_slice(&self.text[f.at..f.at + f.len()]);
+            f.at = at;
+        }
+        self.text = text;
+        self.stale = 0;
+    }
+
+    fn is_named(&self, f: Field, name: &str) -> bool {
+        self.name(f).eq_ignore_ascii_case(name.as_bytes())
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|&f| self.is_named(f, name))
+    }
+
     /// Sets `name` to one value, replacing earlier values but keeping the
     /// field's place and the case it was first set with.
-    pub fn set(&mut self, name: &str, value: impl Into<Vec<u8>>) {
-        let value = value.into();
+    pub fn set(&mut self, name: &str, value: impl AsRef<[u8]>) {
+        let value = value.as_ref();
         match self.position(name) {
             Some(i) => {
-                self.entries[i].1 = value;
-                let mut k = i + 1;
-                while k < self.entries.len() {
-                    if self.entries[k].0.eq_ignore_ascii_case(name) {
-                        self.entries.remove(k);
-                    } else {
-                        k += 1;
-                    }
-                }
+                let old = self.fields[i];
+                // The first spelling stays: store that name again.
+                let spelled: SmallVec<[u8; 32]> = SmallVec::from_slice(self.name(old));
+                let new = self.store(&spelled, value);
+                self.stale += old.len();
+                self.fields[i] = new;
+                self.remove_after(i, name);
             }
-            None => self.entries.push((name.to_string(), value)),
+            None => {
+                let f = self.store(name.as_bytes(), value);
+                self.fields.push(f);
+            }
+        }
+    }
+
+    /// Removes the fields named `name` after index `i`.
+    fn remove_after(&mut self, i: usize, name: &str) {
+        let mut k = i + 1;
+        while k < self.fields.len() {
+            if self.is_named(self.fields[k], name) {
+                self.stale += self.fields[k].len();
+                self.fields.remove(k);
+            } else {
+                k += 1;
+            }
         }
     }
 
     /// Sets `name` to several values (Node's array form: one line each).
-    pub fn set_all<V: Into<Vec<u8>>>(&mut self, name: &str, values: impl IntoIterator<Item = V>) {
+    pub fn set_all<V: AsRef<[u8]>>(&mut self, name: &str, values: impl IntoIterator<Item = V>) {
         let at = self.position(name);
         self.remove(name);
-        let new: Vec<_> = values
+        let new: SmallVec<[Field; INLINE_FIELDS]> = values
             .into_iter()
-            .map(|v| (name.to_string(), v.into()))
+            .map(|v| self.store(name.as_bytes(), v.as_ref()))
             .collect();
-        let at = at.unwrap_or(self.entries.len()).min(self.entries.len());
-        self.entries.splice(at..at, new);
+        let at = at.unwrap_or(self.fields.len()).min(self.fields.len());
+        self.fields.insert_many(at, new);
     }
 
     /// Adds one more value for `name` right after its existing ones, with
     /// the spelling it was first set with (Node's `appendHeader`).
-    pub fn append(&mut self, name: &str, value: impl Into<Vec<u8>>) {
-        match self
-            .entries
-            .iter()
-            .rposition(|(n, _)| n.eq_ignore_ascii_case(name))
-        {
+    pub fn append(&mut self, name: &str, value: impl AsRef<[u8]>) {
+        match self.fields.iter().rposition(|&f| self.is_named(f, name)) {
             Some(last) => {
-                let spelled = self.entries[last].0.clone();
-                self.entries.insert(last + 1, (spelled, value.into()));
+                let spelled: SmallVec<[u8; 32]> =
+                    SmallVec::from_slice(self.name(self.fields[last]));
+                let f = self.store(&spelled, value.as_ref());
+                self.fields.insert(last + 1, f);
             }
-            None => self.entries.push((name.to_string(), value.into())),
+            None => {
+                let f = self.store(name.as_bytes(), value.as_ref());
+                self.fields.push(f);
+            }
         }
-    }
-
-    fn position(&self, name: &str) -> Option<usize> {
-        self.entries
-            .iter()
-            .position(|(n, _)| n.eq_ignore_ascii_case(name))
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.position(name).map(|i| self.entries[i].1.as_slice())
+        self.position(name).map(|i| self.value(self.fields[i]))
     }
 
     /// Every value of `name`.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.entries
+        self.fields
             .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .filter(move |&&f| self.is_named(f, name))
+            .map(|&f| self.value(f))
     }
 
     /// Whether `name` is set.
@@ -88,13 +168,21 @@ impl OutgoingHeaders {
 
     /// Removes every value of `name`.
     pub fn remove(&mut self, name: &str) {
-        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        let mut k = 0;
+        while k < self.fields.len() {
+            if self.is_named(self.fields[k], name) {
+                self.stale += self.fields[k].len();
+                self.fields.remove(k);
+            } else {
+                k += 1;
+            }
+        }
     }
 
     /// Lower-case names, each once, in order (Node's `getHeaderNames`).
     pub fn names(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for (n, _) in &self.entries {
+        for (n, _) in self.iter() {
             let l = n.to_ascii_lowercase();
             if !out.contains(&l) {
                 out.push(l);
@@ -106,7 +194,7 @@ impl OutgoingHeaders {
     /// Names with the case they were set with, each once (Node's `getRawHeaderNames`).
     pub fn raw_names(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        for (n, _) in &self.entries {
+        for (n, _) in self.iter() {
             if !out.iter().any(|o| o.eq_ignore_ascii_case(n)) {
                 out.push(n);
             }
@@ -116,21 +204,43 @@ impl OutgoingHeaders {
 
     /// The fields as sent, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+        // Names only ever come in as `&str`, so they are whole UTF-8.
+        self.iter_bytes()
+            .map(|(n, v)| (std::str::from_utf8(n).unwrap_or_default(), v))
+    }
+
+    /// The fields as sent, in order, names as bytes.
+    pub(crate) fn iter_bytes(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.fields.iter().map(|&f| (self.name(f), self.value(f)))
     }
 
     /// Number of lines that will be sent.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.fields.len()
     }
 
     /// Nothing set.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.fields.is_empty()
     }
+}
 
-    pub(crate) fn into_pairs(self) -> Vec<(String, Vec<u8>)> {
-        self.entries
+impl PartialEq for OutgoingHeaders {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter_bytes().eq(other.iter_bytes())
+    }
+}
+
+impl Eq for OutgoingHeaders {}
+
+impl std::fmt::Debug for OutgoingHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(
+                self.iter()
+                    .map(|(n, v)| (n, String::from_utf8_lossy(v).into_owned())),
+            )
+            .finish()
     }
 }
 
@@ -179,6 +289,125 @@ mod tests {
         h.remove("X-A");
         assert!(!h.has("x-a"));
         assert_eq!(h.len(), 3);
+    }
+
+    /// The store against the plain list it replaces: a vector of
+    /// `(name, value)` lines with Node's rules spelled out.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Set(usize, Vec<u8>),
+        SetAll(usize, Vec<Vec<u8>>),
+        Append(usize, Vec<u8>),
+        Remove(usize),
+    }
+
+    const NAMES: [&str; 6] = [
+        "Content-Type",
+        "content-type",
+        "X-A",
+        "x-a",
+        "Set-Cookie",
+        "Date",
+    ];
+
+    fn model_apply(m: &mut Vec<(String, Vec<u8>)>, op: &Op) {
+        let same = |n: &str, name: &str| n.eq_ignore_ascii_case(name);
+        match op {
+            Op::Set(i, v) => {
+                let name = NAMES[*i];
+                match m.iter().position(|(n, _)| same(n, name)) {
+                    Some(at) => {
+                        m[at].1 = v.clone();
+                        let mut k = at + 1;
+                        while k < m.len() {
+                            if same(&m[k].0, name) {
+                                m.remove(k);
+                            } else {
+                                k += 1;
+                            }
+                        }
+                    }
+                    None => m.push((name.to_string(), v.clone())),
+                }
+            }
+            Op::SetAll(i, vs) => {
+                let name = NAMES[*i];
+                let at = m.iter().position(|(n, _)| same(n, name));
+                m.retain(|(n, _)| !same(n, name));
+                let at = at.unwrap_or(m.len()).min(m.len());
+                for (k, v) in vs.iter().enumerate() {
+                    m.insert(at + k, (name.to_string(), v.clone()));
+                }
+            }
+            Op::Append(i, v) => {
+                let name = NAMES[*i];
+                match m.iter().rposition(|(n, _)| same(n, name)) {
+                    Some(last) => {
+                        let spelled = m[last].0.clone();
+                        m.insert(last + 1, (spelled, v.clone()));
+                    }
+                    None => m.push((name.to_string(), v.clone())),
+                }
+            }
+            Op::Remove(i) => m.retain(|(n, _)| !same(n, NAMES[*i])),
+        }
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        let value = proptest::collection::vec(any::<u8>(), 0..120);
+        prop_oneof![
+            (0..NAMES.len(), value.clone()).prop_map(|(i, v)| Op::Set(i, v)),
+            (
+                0..NAMES.len(),
+                proptest::collection::vec(value.clone(), 0..4)
+            )
+                .prop_map(|(i, v)| Op::SetAll(i, v)),
+            (0..NAMES.len(), value).prop_map(|(i, v)| Op::Append(i, v)),
+            (0..NAMES.len()).prop_map(Op::Remove),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn behaves_like_a_list_of_lines(ops in proptest::collection::vec(op(), 0..60)) {
+            let mut store = OutgoingHeaders::new();
+            let mut model: Vec<(String, Vec<u8>)> = Vec::new();
+            for op in &ops {
+                match op {
+                    Op::Set(i, v) => store.set(NAMES[*i], v),
+                    Op::SetAll(i, vs) => store.set_all(NAMES[*i], vs),
+                    Op::Append(i, v) => store.append(NAMES[*i], v),
+                    Op::Remove(i) => store.remove(NAMES[*i]),
+                }
+                model_apply(&mut model, op);
+                let got: Vec<(String, Vec<u8>)> =
+                    store.iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect();
+                proptest::prop_assert_eq!(&got, &model);
+                for name in NAMES {
+                    let want = model.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
+                    proptest::prop_assert_eq!(store.get(name), want.map(|(_, v)| v.as_slice()));
+                }
+                // The replaced-text count is exact (compaction relies on it).
+                let live: usize = model.iter().map(|(n, v)| n.len() + v.len()).sum();
+                proptest::prop_assert_eq!(store.text.len() - store.stale, live);
+            }
+        }
+    }
+
+    #[test]
+    fn a_value_set_over_and_over_does_not_grow_the_store() {
+        let mut h = OutgoingHeaders::new();
+        for i in 0..10_000 {
+            h.set("X-Counter", i.to_string());
+        }
+        assert_eq!(h.get("x-counter"), Some(&b"9999"[..]));
+        assert_eq!(h.len(), 1);
+        assert!(
+            h.text.len() < 4 * INLINE_TEXT,
+            "{} bytes kept",
+            h.text.len()
+        );
     }
 
     #[test]

@@ -1113,6 +1113,42 @@ async fn s14_pipelined_responses_go_out_in_request_order() {
 }
 
 #[tokio::test]
+async fn s14_a_response_finished_behind_a_slow_one_keeps_its_head() {
+    // node: S14 — the second response is ended while the first is still
+    // owed; its head waits in the queue with every field it was given,
+    // and the handler can still read its headers afterwards (Node's
+    // `getHeader` works after `end`).
+    let (_server, addr) = start(
+        options(),
+        |req: IncomingMessage, mut res: ServerResponse| async move {
+            let url = latin1(req.url());
+            if url == "/slow" {
+                tokio::time::sleep(ms(150)).await;
+            }
+            res.status_code = 201;
+            res.status_message = "Made".into();
+            res.set_header("X-Url", url.as_str()).unwrap();
+            res.append_header("x-url", "again").unwrap();
+            res.end_now(Bytes::from(url.clone())).unwrap();
+            assert!(res.headers_sent());
+            assert_eq!(res.get_header("x-url"), Some(url.as_bytes()));
+        },
+    )
+    .await;
+    let mut p = Peer::connect(addr).await;
+    p.send(format!("{}{}", get("/slow"), get("/fast"))).await;
+    let made = |u: &str| {
+        format!(
+            "HTTP/1.1 201 Made\r\nX-Url: {u}\r\nX-Url: again\r\nDate: X\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: {}\r\n\r\n{u}",
+            u.len()
+        )
+    };
+    assert_eq!(p.response().await, made("/slow"));
+    assert_eq!(p.response().await, made("/fast"));
+    p.assert_open().await;
+}
+
+#[tokio::test]
 async fn s14_streamed_responses_do_not_interleave() {
     // node: S14 — the second response's writes wait for the first to end.
     let (_server, addr) = start(

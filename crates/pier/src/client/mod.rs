@@ -257,7 +257,7 @@ impl<R: Runtime> ClientRequest<R> {
         let mut headers = OutgoingHeaders::new();
         for (n, v) in &options.headers {
             validate_field(n.as_bytes(), v).map_err(RequestError::Local)?;
-            headers.append(n, v.clone());
+            headers.append(n, v);
         }
         let mut req = ClientRequest {
             rt,
@@ -284,16 +284,12 @@ impl<R: Runtime> ClientRequest<R> {
     }
 
     /// Sets a header, replacing earlier values (Node's `setHeader`).
-    pub fn set_header(
-        &mut self,
-        name: &str,
-        value: impl Into<Vec<u8>>,
-    ) -> Result<(), RequestError> {
-        let value = value.into();
+    pub fn set_header(&mut self, name: &str, value: impl AsRef<[u8]>) -> Result<(), RequestError> {
+        let value = value.as_ref();
         if self.head_sent {
             return Err(RequestError::Local(LocalError::WrongState));
         }
-        validate_field(name.as_bytes(), &value).map_err(RequestError::Local)?;
+        validate_field(name.as_bytes(), value).map_err(RequestError::Local)?;
         self.headers.set(name, value);
         Ok(())
     }
@@ -441,11 +437,7 @@ impl<R: Runtime> ClientRequest<R> {
     /// Writes the head (with `hint` framing) on the connection.
     fn send_head_inner(&mut self, hint: BodyHint, wake: bool) -> Result<(), RequestError> {
         let (conn, _) = self.conn.as_ref().expect("acquired");
-        let mut fields: SmallVec<[(&[u8], &[u8]); 8]> = self
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_bytes(), v))
-            .collect();
+        let mut fields: SmallVec<[(&[u8], &[u8]); 8]> = self.headers.iter_bytes().collect();
         if !self.headers.has("connection") {
             fields.push((b"Connection", self.connection_header()));
         }

@@ -1,7 +1,7 @@
 //! `ServerResponse`: Node's response object, written into the connection
 //! in request order whatever order handlers finish in.
 
-use super::shared::{lock, Cmd, SharedRef, WriteError};
+use super::shared::{lock, Cmd, HeadRef, SharedRef, WriteError};
 use crate::outgoing::OutgoingHeaders;
 use bytes::Bytes;
 use pier_proto::{validate_field, BodyHint, LocalError};
@@ -50,35 +50,31 @@ impl ServerResponse {
 
     /// Sets a header (Node's `setHeader`). Refuses invalid names and values
     /// (CR, LF, NUL, …) at once, and any change after the head was sent.
-    pub fn set_header(&mut self, name: &str, value: impl Into<Vec<u8>>) -> Result<(), WriteError> {
-        let value = value.into();
-        self.check_field(name, &value)?;
+    pub fn set_header(&mut self, name: &str, value: impl AsRef<[u8]>) -> Result<(), WriteError> {
+        let value = value.as_ref();
+        self.check_field(name, value)?;
         self.headers.set(name, value);
         Ok(())
     }
 
     /// Sets a header to several values, one line each.
-    pub fn set_header_values<V: Into<Vec<u8>>>(
+    pub fn set_header_values<V: AsRef<[u8]>>(
         &mut self,
         name: &str,
         values: impl IntoIterator<Item = V>,
     ) -> Result<(), WriteError> {
-        let values: Vec<Vec<u8>> = values.into_iter().map(Into::into).collect();
+        let values: SmallVec<[V; 4]> = values.into_iter().collect();
         for v in &values {
-            self.check_field(name, v)?;
+            self.check_field(name, v.as_ref())?;
         }
         self.headers.set_all(name, values);
         Ok(())
     }
 
     /// Adds a value after the existing ones (Node's `appendHeader`).
-    pub fn append_header(
-        &mut self,
-        name: &str,
-        value: impl Into<Vec<u8>>,
-    ) -> Result<(), WriteError> {
-        let value = value.into();
-        self.check_field(name, &value)?;
+    pub fn append_header(&mut self, name: &str, value: impl AsRef<[u8]>) -> Result<(), WriteError> {
+        let value = value.as_ref();
+        self.check_field(name, value)?;
         self.headers.append(name, value);
         Ok(())
     }
@@ -145,7 +141,7 @@ impl ServerResponse {
             check_reason(r)?;
         }
         for (n, v) in headers {
-            self.set_header(n.as_ref(), v.as_ref().to_vec())?;
+            self.set_header(n.as_ref(), v.as_ref())?;
         }
         self.status_code = status;
         if let Some(r) = reason {
@@ -163,19 +159,16 @@ impl ServerResponse {
             return Ok(());
         }
         check_reason(&self.status_message)?;
-        let cmd = self.head_cmd(hint);
-        self.submit(cmd)
+        self.headers_sent = true;
+        lock(&self.shared).submit_head(self.id, self.head(hint))
     }
 
-    /// The head command; marks the head as sent.
-    fn head_cmd(&mut self, hint: BodyHint) -> Cmd {
-        self.headers_sent = true;
-        // The store is spent once the head is out: move, don't copy.
-        let headers = std::mem::take(&mut self.headers).into_pairs();
-        Cmd::Head {
+    /// The head as it stands.
+    fn head(&self, hint: BodyHint) -> HeadRef<'_> {
+        HeadRef {
             status: self.status_code,
-            reason: self.status_message.as_bytes().to_vec(),
-            headers,
+            reason: self.status_message.as_bytes(),
+            headers: &self.headers,
             hint,
             send_date: self.send_date,
         }
@@ -271,28 +264,28 @@ impl ServerResponse {
         if self.finished {
             return Ok(());
         }
+        let send_head = !self.headers_sent;
+        if send_head {
+            check_reason(&self.status_message)?;
+        }
+        self.headers_sent = true;
+        self.finished = true;
+        let trailers = std::mem::take(&mut self.trailers);
         // Head, body and end go in under one lock: the common whole
         // response costs one round trip to the connection.
-        let mut cmds: SmallVec<[Cmd; 3]> = SmallVec::new();
-        if !self.headers_sent {
-            check_reason(&self.status_message)?;
+        let mut s = lock(&self.shared);
+        if send_head {
             let hint = if data.is_empty() {
                 BodyHint::Empty
             } else {
                 BodyHint::Length(data.len() as u64)
             };
-            cmds.push(self.head_cmd(hint));
+            s.submit_head(self.id, self.head(hint))?;
         }
         if !data.is_empty() {
-            cmds.push(Cmd::Data(data));
+            s.submit(self.id, Cmd::Data(data))?;
         }
-        self.finished = true;
-        cmds.push(Cmd::End(std::mem::take(&mut self.trailers)));
-        let mut s = lock(&self.shared);
-        for cmd in cmds {
-            s.submit(self.id, cmd)?;
-        }
-        Ok(())
+        s.submit(self.id, Cmd::End(trailers))
     }
 }
 

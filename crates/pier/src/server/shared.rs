@@ -2,6 +2,7 @@
 //! being written for it: the protocol connection and the queue of
 //! responses, which must go out in request order.
 
+use crate::outgoing::OutgoingHeaders;
 use bytes::Bytes;
 use pier_proto::{BodyHint, LocalError, ServerConn, Version};
 use smallvec::SmallVec;
@@ -13,17 +14,61 @@ use std::task::Waker;
 /// A response command, applied when its response reaches the front.
 #[derive(Debug)]
 pub(crate) enum Cmd {
-    Head {
-        status: u16,
-        reason: Vec<u8>,
-        headers: Vec<(String, Vec<u8>)>,
-        hint: BodyHint,
-        send_date: bool,
-    },
+    /// A head that had to wait for earlier responses (boxed: heads sent
+    /// at once are only borrowed, see [`Shared::submit_head`]).
+    Head(Box<OwnedHead>),
     Data(Bytes),
     End(Vec<(String, Vec<u8>)>),
     Continue,
     Informational(u16, Vec<(String, Vec<u8>)>),
+}
+
+/// A response head as the response object holds it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeadRef<'a> {
+    pub(crate) status: u16,
+    pub(crate) reason: &'a [u8],
+    pub(crate) headers: &'a OutgoingHeaders,
+    pub(crate) hint: BodyHint,
+    pub(crate) send_date: bool,
+}
+
+/// A copy of a head queued behind earlier responses.
+#[derive(Debug)]
+pub(crate) struct OwnedHead {
+    status: u16,
+    reason: Vec<u8>,
+    headers: OutgoingHeaders,
+    hint: BodyHint,
+    send_date: bool,
+}
+
+impl OwnedHead {
+    fn new(head: HeadRef<'_>) -> Self {
+        OwnedHead {
+            status: head.status,
+            reason: head.reason.to_vec(),
+            headers: head.headers.clone(),
+            hint: head.hint,
+            send_date: head.send_date,
+        }
+    }
+
+    fn borrow(&self) -> HeadRef<'_> {
+        HeadRef {
+            status: self.status,
+            reason: &self.reason,
+            headers: &self.headers,
+            hint: self.hint,
+            send_date: self.send_date,
+        }
+    }
+}
+
+/// What a response submits: a command, or its head (borrowed).
+enum Work<'a> {
+    Cmd(Cmd),
+    Head(HeadRef<'a>),
 }
 
 /// One owed response.
@@ -220,15 +265,31 @@ impl Shared {
 
     /// Runs `cmd` for response `id` now if it is at the front, else queues it.
     pub(crate) fn submit(&mut self, id: u64, cmd: Cmd) -> Result<(), WriteError> {
+        self.submit_work(id, Work::Cmd(cmd))
+    }
+
+    /// Sends the head of response `id` now if it is at the front (encoded
+    /// straight from the response's own fields), else queues a copy.
+    pub(crate) fn submit_head(&mut self, id: u64, head: HeadRef<'_>) -> Result<(), WriteError> {
+        self.submit_work(id, Work::Head(head))
+    }
+
+    fn submit_work(&mut self, id: u64, work: Work<'_>) -> Result<(), WriteError> {
         if self.gone {
             return Err(WriteError::Closed);
         }
         if self.front_id() != Some(id) {
             let slot = self.slot_mut(id).ok_or(WriteError::Closed)?;
-            slot.queued.push(cmd);
+            slot.queued.push(match work {
+                Work::Cmd(cmd) => cmd,
+                Work::Head(head) => Cmd::Head(Box::new(OwnedHead::new(head))),
+            });
             return Ok(());
         }
-        let r = self.execute(cmd);
+        let r = match work {
+            Work::Cmd(cmd) => self.execute(cmd),
+            Work::Head(head) => self.send_head(head),
+        };
         self.run_queued();
         self.wake_driver();
         r
@@ -251,13 +312,7 @@ impl Shared {
 
     fn execute(&mut self, cmd: Cmd) -> Result<(), WriteError> {
         match cmd {
-            Cmd::Head {
-                status,
-                reason,
-                headers,
-                hint,
-                send_date,
-            } => self.send_head(status, &reason, headers, hint, send_date),
+            Cmd::Head(head) => self.send_head(head.borrow()),
             Cmd::Data(b) => match self.conn.send_data(b) {
                 // Node drops body writes for HEAD, 204 and 304 quietly.
                 Err(LocalError::BodyNotAllowed) => Ok(()),
@@ -278,16 +333,16 @@ impl Shared {
         }
     }
 
-    fn send_head(
-        &mut self,
-        status: u16,
-        reason: &[u8],
-        headers: Vec<(String, Vec<u8>)>,
-        hint: BodyHint,
-        send_date: bool,
-    ) -> Result<(), WriteError> {
+    fn send_head(&mut self, head: HeadRef<'_>) -> Result<(), WriteError> {
+        let HeadRef {
+            status,
+            reason,
+            headers,
+            hint,
+            send_date,
+        } = head;
         let slot = self.slots.front().ok_or(WriteError::Closed)?;
-        let has = |n: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+        let has = |n: &str| headers.has(n);
         let user_framing = has("content-length") || has("transfer-encoding");
         // An HTTP/1.0 peer cannot get chunked: a streamed body ends at close.
         let close_delimited =
@@ -299,17 +354,11 @@ impl Shared {
         // Formatted only when it will be sent.
         let date = (send_date && !has("date")).then(crate::date::http_date);
         // The caller's fields, then Node's additions, borrowed: no copies.
-        let mut fields: SmallVec<[(&[u8], &[u8]); 12]> = headers
-            .iter()
-            .map(|(n, v)| (n.as_bytes(), v.as_slice()))
-            .collect();
+        let mut fields: SmallVec<[(&[u8], &[u8]); 12]> = headers.iter_bytes().collect();
         if let Some(date) = &date {
             fields.push((b"Date", date));
         }
-        if let Some((_, v)) = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("connection"))
-        {
+        if let Some(v) = headers.get("connection") {
             let says_close = v
                 .split(|&b| b == b',')
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
