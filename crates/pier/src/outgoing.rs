@@ -14,23 +14,39 @@ pub struct OutgoingHeaders {
     text: SmallVec<[u8; INLINE_TEXT]>,
     fields: SmallVec<[Field; INLINE_FIELDS]>,
     /// Bytes of `text` that no field points at any more (replaced values).
-    stale: usize,
+    stale: u32,
 }
 
-const INLINE_TEXT: usize = 80;
+// Sized so that a response object stays small: it is moved into every
+// handler's future.
+const INLINE_TEXT: usize = 56;
 const INLINE_FIELDS: usize = 4;
 
 /// One line: its name at `text[at..at + name_len]`, its value right after.
+/// (32-bit offsets keep the inline table small; the store refuses to pass
+/// 4 GiB of text, see [`OutgoingHeaders::store`].)
 #[derive(Clone, Copy, Debug)]
 struct Field {
-    at: usize,
-    name_len: usize,
-    value_len: usize,
+    at: u32,
+    name_len: u32,
+    value_len: u32,
 }
 
 impl Field {
+    fn start(self) -> usize {
+        self.at as usize
+    }
+
+    fn name_end(self) -> usize {
+        self.start() + self.name_len as usize
+    }
+
+    fn end(self) -> usize {
+        self.name_end() + self.value_len as usize
+    }
+
     fn len(self) -> usize {
-        self.name_len + self.value_len
+        self.name_len as usize + self.value_len as usize
     }
 }
 
@@ -41,37 +57,51 @@ impl OutgoingHeaders {
     }
 
     fn name(&self, f: Field) -> &[u8] {
-        &self.text[f.at..f.at + f.name_len]
+        &self.text[f.start()..f.name_end()]
     }
 
     fn value(&self, f: Field) -> &[u8] {
-        &self.text[f.at + f.name_len..f.at + f.len()]
+        &self.text[f.name_end()..f.end()]
     }
 
     /// Stores a line's text; its field is not placed yet.
+    ///
+    /// # Panics
+    /// If the fields' text would pass 4 GiB (no peer accepts a head of
+    /// even a tiny fraction of that).
     fn store(&mut self, name: &[u8], value: &[u8]) -> Field {
         self.compact_if_worth_it();
         let at = self.text.len();
+        let fits = |n: usize| u32::try_from(n).expect("outgoing header fields under 4 GiB");
+        let field = Field {
+            at: fits(at),
+            name_len: fits(name.len()),
+            value_len: fits(value.len()),
+        };
+        fits(at + name.len() + value.len());
         self.text.extend_from_slice(name);
         self.text.extend_from_slice(value);
-        Field {
-            at,
-            name_len: name.len(),
-            value_len: value.len(),
-        }
+        field
+    }
+
+    fn mark_stale(&mut self, f: Field) {
+        // At most the text's length, which `store` keeps under 4 GiB.
+        self.stale += f.len() as u32;
     }
 
     /// Drops replaced text once it is most of the buffer (a value set over
     /// and over must not grow the store for ever).
     fn compact_if_worth_it(&mut self) {
-        if self.stale <= INLINE_TEXT || self.stale * 2 < self.text.len() {
+        let stale = self.stale as usize;
+        if stale <= INLINE_TEXT || stale * 2 < self.text.len() {
             return;
         }
         let mut text: SmallVec<[u8; INLINE_TEXT]> = SmallVec::with_capacity(self.text.len());
         for f in self.fields.iter_mut() {
             let at = text.len();
-            text.extend_from_slice(&self.text[f.at..f.at + f.len()]);
-            f.at = at;
+            text.extend_from_slice(&self.text[f.start()..f.end()]);
+            // Compacted text is shorter than what `store` admitted.
+            f.at = at as u32;
         }
         self.text = text;
         self.stale = 0;
@@ -95,7 +125,7 @@ impl OutgoingHeaders {
                 // The first spelling stays: store that name again.
                 let spelled: SmallVec<[u8; 32]> = SmallVec::from_slice(self.name(old));
                 let new = self.store(&spelled, value);
-                self.stale += old.len();
+                self.mark_stale(old);
                 self.fields[i] = new;
                 self.remove_after(i, name);
             }
@@ -111,7 +141,7 @@ impl OutgoingHeaders {
         let mut k = i + 1;
         while k < self.fields.len() {
             if self.is_named(self.fields[k], name) {
-                self.stale += self.fields[k].len();
+                self.mark_stale(self.fields[k]);
                 self.fields.remove(k);
             } else {
                 k += 1;
@@ -171,7 +201,7 @@ impl OutgoingHeaders {
         let mut k = 0;
         while k < self.fields.len() {
             if self.is_named(self.fields[k], name) {
-                self.stale += self.fields[k].len();
+                self.mark_stale(self.fields[k]);
                 self.fields.remove(k);
             } else {
                 k += 1;
@@ -390,7 +420,7 @@ mod tests {
                 }
                 // The replaced-text count is exact (compaction relies on it).
                 let live: usize = model.iter().map(|(n, v)| n.len() + v.len()).sum();
-                proptest::prop_assert_eq!(store.text.len() - store.stale, live);
+                proptest::prop_assert_eq!(store.text.len() - store.stale as usize, live);
             }
         }
     }

@@ -354,7 +354,10 @@ impl Shared {
         // Formatted only when it will be sent.
         let date = (send_date && !has("date")).then(crate::date::http_date);
         // The caller's fields, then Node's additions, borrowed: no copies.
-        let mut fields: SmallVec<[(&[u8], &[u8]); 12]> = headers.iter_bytes().collect();
+        // Filled in place: collecting builds the (large) vector elsewhere
+        // and copies it over.
+        let mut fields: SmallVec<[(&[u8], &[u8]); 8]> = SmallVec::new();
+        fields.extend(headers.iter_bytes());
         if let Some(date) = &date {
             fields.push((b"Date", date));
         }
