@@ -88,7 +88,15 @@ pub(crate) struct Driver<R: Runtime, T: Transport> {
 }
 
 /// Protocol events taken under one lock.
-type Batch = SmallVec<[Result<Event, ParseError>; 2]>;
+type Batch = SmallVec<[Taken; 2]>;
+
+/// An event as taken: a request comes with the response slot opened for
+/// it under the same lock (`None` when it leaves HTTP).
+enum Taken {
+    Request(Box<RequestHead>, Option<u64>),
+    Other(Event),
+    Error(ParseError),
+}
 
 /// Takes events up to the end of a request whose body is empty (the common
 /// GET: its head and its end), or one event of any other kind: what a
@@ -109,8 +117,12 @@ fn take_events(s: &mut Shared, batch: &mut Batch, eof: bool) -> bool {
         let ended = matches!(event, Ok(Some(Event::End(_))));
         match event {
             Ok(None) => return false,
-            Ok(Some(ev)) => batch.push(Ok(ev)),
-            Err(e) => batch.push(Err(e)),
+            Ok(Some(Event::Request(head))) => {
+                let slot = s.slot_for(&head);
+                batch.push(Taken::Request(head, slot));
+            }
+            Ok(Some(ev)) => batch.push(Taken::Other(ev)),
+            Err(e) => batch.push(Taken::Error(e)),
         }
         if !more {
             return !(ended && !eof && s.conn.buffered_input().is_empty());
@@ -127,6 +139,8 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             ServerConn::new(config),
             keep_alive_secs,
             opts.high_water_mark,
+            opts.max_requests_per_socket,
+            server.handlers.upgrade.is_some(),
         )));
         if opts.no_delay {
             let _ = io.set_nodelay(true);
@@ -231,8 +245,9 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             progress = true;
             for event in batch.drain(..) {
                 match event {
-                    Ok(ev) => self.on_event(ev),
-                    Err(e) => {
+                    Taken::Request(head, slot) => self.on_request(head, slot),
+                    Taken::Other(ev) => self.on_event(ev),
+                    Taken::Error(e) => {
                         self.errored = true;
                         self.on_parse_error(e);
                         return true;
@@ -244,7 +259,6 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
 
     fn on_event(&mut self, ev: Event) {
         match ev {
-            Event::Request(head) => self.on_request(head),
             Event::Data(data) => match &self.body {
                 Some(tx) if !tx.reader_gone() => tx.push(data),
                 _ => {
@@ -281,14 +295,15 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         }
     }
 
-    fn on_request(&mut self, head: Box<RequestHead>) {
+    /// A request, with the slot its response got (`None`: it leaves HTTP).
+    fn on_request(&mut self, head: Box<RequestHead>, slot: Option<u64>) {
         self.requests += 1;
         let opts = &self.server.options;
         let handlers = &self.server.handlers;
         tracing::debug!(method = %head.method(), target = %String::from_utf8_lossy(head.target()), "request");
 
         // CONNECT, and upgrades when someone handles them, leave HTTP.
-        if head.method().is_connect() || (head.is_upgrade() && handlers.upgrade.is_some()) {
+        let Some(id) = slot else {
             let kind = if head.method().is_connect() {
                 HandOffKind::Connect
             } else {
@@ -297,11 +312,10 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             let req = IncomingMessage::new(head, body::Body::empty(), self.peer.clone());
             self.hand_off = Some((req, kind));
             return;
-        }
+        };
 
         let max = opts.max_requests_per_socket;
         let over_limit = max > 0 && self.requests > max;
-        let last_allowed = max > 0 && self.requests == max;
         let version = head.version();
         // Most requests have no body: no channel for them.
         let (tx, rx) = match head.body_kind() {
@@ -311,7 +325,6 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
                 (Some(tx), rx)
             }
         };
-        let id = lock(&self.shared).open_slot(version, last_allowed);
         self.body = tx;
         self.unread = 0;
         let needs_host =

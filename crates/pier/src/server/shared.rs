@@ -4,7 +4,7 @@
 
 use crate::outgoing::OutgoingHeaders;
 use bytes::Bytes;
-use pier_proto::{BodyHint, LocalError, ServerConn, Version};
+use pier_proto::{BodyHint, LocalError, RequestHead, ServerConn, Version};
 use smallvec::SmallVec;
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -105,6 +105,10 @@ pub(crate) struct Shared {
     pub(crate) unsent: usize,
     /// Handlers still running on this connection.
     pub(crate) handlers: usize,
+    /// Node's `maxRequestsPerSocket` (0: no limit).
+    max_requests_per_socket: u64,
+    /// An `upgrade` handler exists: upgrade requests leave HTTP.
+    upgrades_handled: bool,
 }
 
 pub(crate) type SharedRef = Arc<Mutex<Shared>>;
@@ -194,8 +198,12 @@ impl Shared {
         conn: ServerConn,
         keep_alive_secs: Option<u64>,
         high_water_mark: usize,
+        max_requests_per_socket: u64,
+        upgrades_handled: bool,
     ) -> Self {
         Shared {
+            max_requests_per_socket,
+            upgrades_handled,
             conn,
             slots: VecDeque::new(),
             next_id: 0,
@@ -232,7 +240,22 @@ impl Shared {
     }
 
     /// Registers the response owed for a request just parsed.
-    pub(crate) fn open_slot(&mut self, version: Version, last_allowed: bool) -> u64 {
+    /// Opens the response slot of a request just parsed, unless the request
+    /// leaves HTTP (CONNECT, or an upgrade someone handles). Called under
+    /// the lock that took the request, so a request costs no lock of its own.
+    pub(crate) fn slot_for(&mut self, head: &RequestHead) -> Option<u64> {
+        if head.method().is_connect() || (head.is_upgrade() && self.upgrades_handled) {
+            return None;
+        }
+        // Requests that leave HTTP are the connection's last: every earlier
+        // one has a slot, and `next_id` counts them.
+        let number = self.next_id + 1;
+        let max = self.max_requests_per_socket;
+        let last_allowed = max > 0 && number == max;
+        Some(self.open_slot(head.version(), last_allowed))
+    }
+
+    fn open_slot(&mut self, version: Version, last_allowed: bool) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         self.slots.push_back(Slot {
