@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 /// Who runs spawned tasks.
 pub trait Spawner: Clone + Send + Sync + 'static {
     /// Runs `future` in the background.
-    fn spawn(&self, future: runtime::BoxFuture);
+    fn spawn<F: std::future::Future<Output = ()> + Send + 'static>(&self, future: F);
 }
 
 /// async-std's executor.
@@ -44,7 +44,7 @@ pub trait Spawner: Clone + Send + Sync + 'static {
 pub struct AsyncStdSpawner;
 
 impl Spawner for AsyncStdSpawner {
-    fn spawn(&self, future: runtime::BoxFuture) {
+    fn spawn<F: std::future::Future<Output = ()> + Send + 'static>(&self, future: F) {
         drop(async_std::task::spawn(future));
     }
 }
@@ -54,7 +54,7 @@ impl Spawner for AsyncStdSpawner {
 pub struct SmolSpawner;
 
 impl Spawner for SmolSpawner {
-    fn spawn(&self, future: runtime::BoxFuture) {
+    fn spawn<F: std::future::Future<Output = ()> + Send + 'static>(&self, future: F) {
         smol::spawn(future).detach();
     }
 }
@@ -266,7 +266,7 @@ impl<S: Spawner> Runtime for IoRuntime<S> {
     #[cfg(unix)]
     type UnixListener = UnixListener;
 
-    fn spawn(&self, future: runtime::BoxFuture) {
+    fn spawn<F: std::future::Future<Output = ()> + Send + 'static>(&self, future: F) {
         self.0.spawn(future);
     }
 

@@ -94,7 +94,7 @@ impl Runtime for Tokio {
         ))
     }
 
-    fn spawn(&self, future: runtime::BoxFuture) {
+    fn spawn<F: std::future::Future<Output = ()> + Send + 'static>(&self, future: F) {
         self.handle.spawn(future);
     }
 

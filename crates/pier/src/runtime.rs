@@ -119,8 +119,10 @@ pub trait Runtime: Clone + Send + Sync + 'static {
         path: std::path::PathBuf,
     ) -> io::Result<Self::UnixListener>;
 
-    /// Runs `future` in the background.
-    fn spawn(&self, future: BoxFuture);
+    /// Runs `future` in the background. (Generic, so that a runtime
+    /// allocating its own task cell holds the future there directly, not a
+    /// box of it.)
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F);
 
     /// A timer that fires at `deadline`.
     fn timer(&self, deadline: Instant) -> Self::Timer;

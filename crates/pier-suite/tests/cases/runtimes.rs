@@ -22,11 +22,11 @@ impl<R: pier::Runtime> pier::Runtime for WithTokio<R> {
     type TcpListener = R::TcpListener;
     type UnixListener = R::UnixListener;
 
-    fn spawn(&self, future: pier::runtime::BoxFuture) {
-        self.0.spawn(Box::pin(Entered {
+    fn spawn<F: std::future::Future<Output = ()> + Send + 'static>(&self, future: F) {
+        self.0.spawn(Entered {
             handle: self.1.clone(),
-            future,
-        }));
+            future: Box::pin(future),
+        });
     }
     fn timer(&self, deadline: std::time::Instant) -> R::Timer {
         self.0.timer(deadline)

@@ -217,7 +217,7 @@ impl<R: Runtime> Agent<R> {
         }
         st.timer_running = true;
         let agent = self.clone();
-        self.shared.rt.spawn(Box::pin(async move {
+        self.shared.rt.spawn(async move {
             loop {
                 let deadline = {
                     let mut st = lock_state(&agent.shared.state);
@@ -236,7 +236,7 @@ impl<R: Runtime> Agent<R> {
                 st.timer_running = true;
                 agent.run_actions_only(&mut st);
             }
-        }));
+        });
     }
 
     /// Carries out what the pool decided, and keeps its timer armed.
@@ -323,7 +323,7 @@ impl<R: Runtime> Agent<R> {
             Some(f) => f(&options),
             None => connect_with(&self.shared.rt, &options),
         };
-        self.shared.rt.spawn(Box::pin(async move {
+        self.shared.rt.spawn(async move {
             let result = fut.await;
             let mut st = lock_state(&agent.shared.state);
             match result {
@@ -333,12 +333,12 @@ impl<R: Runtime> Agent<R> {
                     let shared = Arc::new(Mutex::new(ConnShared::new(ClientConn::new(config))));
                     st.conns.insert(handle, shared.clone());
                     let hooks: AgentRef = Arc::new(agent.clone());
-                    agent.shared.rt.spawn(Box::pin(ClientDriver::new(
+                    agent.shared.rt.spawn(ClientDriver::new(
                         io,
                         agent.shared.rt.clone(),
                         shared,
                         Some((hooks, handle)),
-                    )));
+                    ));
                     st.pool.connected(conn, handle);
                 }
                 Err(e) => {
@@ -348,7 +348,7 @@ impl<R: Runtime> Agent<R> {
                 }
             }
             agent.run_actions(&mut st);
-        }));
+        });
     }
 }
 

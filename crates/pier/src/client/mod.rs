@@ -391,12 +391,8 @@ impl<R: Runtime> ClientRequest<R> {
                     .await
                     .map_err(|e| RequestError::Connect(e.kind(), e.to_string()))?;
                 let shared = Arc::new(Mutex::new(ConnShared::new(ClientConn::new(config))));
-                self.rt.spawn(Box::pin(ClientDriver::new(
-                    io,
-                    self.rt.clone(),
-                    shared.clone(),
-                    None,
-                )));
+                self.rt
+                    .spawn(ClientDriver::new(io, self.rt.clone(), shared.clone(), None));
                 (shared, false)
             }
         };

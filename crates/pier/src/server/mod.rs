@@ -481,7 +481,7 @@ fn start_connection<R: Runtime, T: Transport>(inner: &Arc<Inner>, rt: &R, io: T)
         .unwrap_or_else(|e| e.into_inner())
         .insert(id, shared);
     let inner2 = inner.clone();
-    rt.spawn(Box::pin(async move {
+    rt.spawn(async move {
         driver.await;
         let left = {
             let mut conns = inner2.conns.lock().unwrap_or_else(|e| e.into_inner());
@@ -491,5 +491,5 @@ fn start_connection<R: Runtime, T: Transport>(inner: &Arc<Inner>, rt: &R, io: T)
         if left == 0 {
             inner2.wake_waiters();
         }
-    }));
+    });
 }
