@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -84,6 +85,12 @@ pub(crate) struct Driver<R: Runtime, T: Transport> {
     snapshot_due: bool,
     /// Writers wait for the output to drain: every pass publishes it.
     writers_waiting: bool,
+    /// The last look at the shared state, kept while this task sleeps.
+    last_snapshot: Option<Snapshot>,
+    /// The waker the shared state holds for this task.
+    registered: Option<std::task::Waker>,
+    /// Raised by others when they change the shared state (see `Shared`).
+    touched: Arc<AtomicBool>,
     span: tracing::Span,
 }
 
@@ -150,7 +157,10 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         }
         let peer = io.peer_addr();
         let peer_for_span = peer.clone();
-        let shared_address = lock(&shared).address();
+        let (shared_address, touched) = {
+            let s = lock(&shared);
+            (s.address(), s.touched())
+        };
         let now = rt.now();
         let driver = Driver {
             io: Some(io),
@@ -175,6 +185,9 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             maybe_events: true,
             snapshot_due: false,
             writers_waiting: false,
+            last_snapshot: None,
+            registered: None,
+            touched,
             span: tracing::debug_span!("connection", peer = ?peer_for_span),
         };
         (driver, shared)
@@ -412,6 +425,26 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     /// needs, under a single lock.
     /// It also registers `waker` (the first look of a wake-up), publishes
     /// the handler count, and wakes writers once the output has drained.
+    /// The look at the shared state a wake-up starts with. When nobody
+    /// changed it since this task last went to sleep (the transport woke
+    /// it, or its timer), the look it slept on is still true: no lock.
+    fn first_look(&mut self, cx: &Context<'_>, now: Instant) -> Snapshot {
+        let untouched = !self.touched.swap(false, Ordering::Acquire);
+        let same_waker = self
+            .registered
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()));
+        match self.last_snapshot.take() {
+            Some(snap) if untouched && same_waker => snap,
+            _ => {
+                if !same_waker {
+                    self.registered = Some(cx.waker().clone());
+                }
+                self.snapshot(now, Some(cx.waker()))
+            }
+        }
+    }
+
     fn snapshot(&mut self, now: Instant, waker: Option<&std::task::Waker>) -> Snapshot {
         let mut s = lock(&self.shared);
         if let Some(waker) = waker {
@@ -653,7 +686,7 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
         // One clock read per wake-up: deadlines are seconds long, so
         // anchoring them a few microseconds early changes nothing.
         let now = this.rt.now();
-        let mut snap = this.snapshot(now, Some(cx.waker()));
+        let mut snap = this.first_look(cx, now);
         loop {
             // Read first, then parse and run handlers, then write: a
             // request and its answer go through in one pass of the loop,
@@ -702,6 +735,7 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
             }
             progress |= this.poll_timer(cx, &snap, now);
             if !progress {
+                this.last_snapshot = Some(snap);
                 return Poll::Pending;
             }
         }

@@ -480,16 +480,23 @@ fn start_connection<R: Runtime, T: Transport>(inner: &Arc<Inner>, rt: &R, io: T)
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(id, shared);
-    let inner2 = inner.clone();
-    rt.spawn(async move {
-        driver.await;
+    let inner = inner.clone();
+    let mut driver = driver;
+    // A closure rather than an `async` block awaiting the driver: such a
+    // block would hold the driver twice over (as captured and as awaited),
+    // and the task cell would outgrow the allocator's fast sizes.
+    rt.spawn(poll_fn(move |cx| {
+        if Pin::new(&mut driver).poll(cx).is_pending() {
+            return Poll::Pending;
+        }
         let left = {
-            let mut conns = inner2.conns.lock().unwrap_or_else(|e| e.into_inner());
+            let mut conns = inner.conns.lock().unwrap_or_else(|e| e.into_inner());
             conns.remove(&id);
             conns.len()
         };
         if left == 0 {
-            inner2.wake_waiters();
+            inner.wake_waiters();
         }
-    });
+        Poll::Ready(())
+    }));
 }

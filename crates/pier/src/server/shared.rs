@@ -8,6 +8,7 @@ use pier_proto::{BodyHint, LocalError, RequestHead, ServerConn, Version};
 use smallvec::SmallVec;
 use std::cell::Cell;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
@@ -109,6 +110,10 @@ pub(crate) struct Shared {
     max_requests_per_socket: u64,
     /// An `upgrade` handler exists: upgrade requests leave HTTP.
     upgrades_handled: bool,
+    /// Raised whenever someone outside the driver's turn changed this state
+    /// and woke the driver: until then the driver's last look is still
+    /// true, and a wake-up by the transport needs no new one.
+    touched: Arc<AtomicBool>,
 }
 
 pub(crate) type SharedRef = Arc<Mutex<Shared>>;
@@ -204,6 +209,7 @@ impl Shared {
         Shared {
             max_requests_per_socket,
             upgrades_handled,
+            touched: Arc::new(AtomicBool::new(false)),
             conn,
             slots: VecDeque::new(),
             next_id: 0,
@@ -234,12 +240,18 @@ impl Shared {
             DRIVING.with(|d| d.set((driving, true)));
             return;
         }
+        // Before the wake: the driver's next turn must see it.
+        self.touched.store(true, Ordering::Release);
         if let Some(w) = self.driver.take() {
             w.wake();
         }
     }
 
-    /// Registers the response owed for a request just parsed.
+    /// The flag `wake_driver` raises from outside the driver's turn.
+    pub(crate) fn touched(&self) -> Arc<AtomicBool> {
+        self.touched.clone()
+    }
+
     /// Opens the response slot of a request just parsed, unless the request
     /// leaves HTTP (CONNECT, or an upgrade someone handles). Called under
     /// the lock that took the request, so a request costs no lock of its own.
