@@ -66,6 +66,37 @@ impl OwnedHead {
     }
 }
 
+/// The fields Node adds or reads that the user set: one pass over them.
+#[derive(Default)]
+struct SetByUser<'a> {
+    framing: bool,
+    date: bool,
+    keep_alive: bool,
+    /// The first `Connection` value.
+    connection: Option<&'a [u8]>,
+}
+
+impl<'a> SetByUser<'a> {
+    fn of(headers: &'a OutgoingHeaders) -> Self {
+        let mut set = SetByUser::default();
+        for (name, value) in headers.iter_bytes() {
+            // The length picks the one candidate worth comparing.
+            let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
+            match name.len() {
+                4 => set.date |= is(b"date"),
+                10 if is(b"connection") => {
+                    set.connection = set.connection.or(Some(value));
+                }
+                10 => set.keep_alive |= is(b"keep-alive"),
+                14 => set.framing |= is(b"content-length"),
+                17 => set.framing |= is(b"transfer-encoding"),
+                _ => {}
+            }
+        }
+        set
+    }
+}
+
 /// What a response submits: a command, or its head (borrowed).
 enum Work<'a> {
     Cmd(Cmd),
@@ -377,8 +408,8 @@ impl Shared {
             send_date,
         } = head;
         let slot = self.slots.front().ok_or(WriteError::Closed)?;
-        let has = |n: &str| headers.has(n);
-        let user_framing = has("content-length") || has("transfer-encoding");
+        let set = SetByUser::of(headers);
+        let user_framing = set.framing;
         // An HTTP/1.0 peer cannot get chunked: a streamed body ends at close.
         let close_delimited =
             !slot.version.at_least_1_1() && hint == BodyHint::Streaming && !user_framing;
@@ -387,7 +418,7 @@ impl Shared {
             && !close_delimited
             && !self.close_when_idle;
         // Formatted only when it will be sent.
-        let date = (send_date && !has("date")).then(crate::date::http_date);
+        let date = (send_date && !set.date).then(crate::date::http_date);
         // The caller's fields, then Node's additions, borrowed: no copies.
         // Filled in place: collecting builds the (large) vector elsewhere
         // and copies it over.
@@ -396,7 +427,7 @@ impl Shared {
         if let Some(date) = &date {
             fields.push((b"Date", date));
         }
-        if let Some(v) = headers.get("connection") {
+        if let Some(v) = set.connection {
             let says_close = v
                 .split(|&b| b == b',')
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
@@ -404,7 +435,7 @@ impl Shared {
         } else if keep_alive {
             fields.push((b"Connection", b"keep-alive"));
             if let Some(value) = &self.keep_alive_value {
-                if !has("keep-alive") {
+                if !set.keep_alive {
                     fields.push((b"Keep-Alive", value.as_bytes()));
                 }
             }
