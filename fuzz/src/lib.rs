@@ -1004,7 +1004,10 @@ pub fn check_request_head(h: &RequestHead, cfg: &ServerConfig) {
         assert!(h.is_upgrade(), "CONNECT not flagged as an upgrade");
     }
     if v == Version::HTTP_09 || v == Version::HTTP_10 {
-        let conn_vals = named(h.headers(), "connection");
+        // Node reads Proxy-Connection as Connection (recorded:
+        // conn_proxy_connection_keepalive_http10).
+        let mut conn_vals = named(h.headers(), "connection");
+        conn_vals.extend(named(h.headers(), "proxy-connection"));
         let ka = conn_vals.iter().any(|v| {
             v.split(|&b| b == b',')
                 .any(|i| trim_ows(i).eq_ignore_ascii_case(b"keep-alive"))
