@@ -8,7 +8,9 @@
 use crate::chunked::size_line;
 use crate::error::LocalError;
 use crate::framing::parse_content_length;
-use crate::syntax::{is_outgoing_target_byte, is_token, is_valid_name, is_valid_value, list_items};
+use crate::syntax::{
+    is_folded, is_outgoing_target_byte, is_token, is_valid_name, is_valid_value, list_items,
+};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::collections::VecDeque;
 
@@ -124,14 +126,15 @@ pub(crate) fn write_fields<N: AsRef<[u8]>, V: AsRef<[u8]>>(
             Checked::No => validate_field(name, value)?,
             Checked::Yes => debug_assert_eq!(validate_field(name, value), Ok(())),
         }
-        if name.eq_ignore_ascii_case(b"content-length") {
+        // Names and values are checked by now: the folded comparison holds.
+        if is_folded(name, b"content-length") {
             // Exactly what a strict peer accepts: digits only, said once.
             let n = parse_content_length(value).ok_or(LocalError::InvalidFraming)?;
             if facts.content_length.is_some() {
                 return Err(LocalError::InvalidFraming);
             }
             facts.content_length = Some(n);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+        } else if is_folded(name, b"transfer-encoding") {
             // One field, a list of tokens, `chunked` at most once and last.
             if facts.te.is_some() {
                 return Err(LocalError::InvalidFraming);
@@ -152,12 +155,10 @@ pub(crate) fn write_fields<N: AsRef<[u8]>, V: AsRef<[u8]>>(
                 return Err(LocalError::InvalidFraming);
             }
             facts.te = Some(chunked_at.is_some());
-        } else if name.eq_ignore_ascii_case(b"connection")
-            || name.eq_ignore_ascii_case(b"proxy-connection")
-        {
+        } else if is_folded(name, b"connection") || is_folded(name, b"proxy-connection") {
             for item in list_items(value) {
-                facts.conn_close |= item.eq_ignore_ascii_case(b"close");
-                facts.conn_keep_alive |= item.eq_ignore_ascii_case(b"keep-alive");
+                facts.conn_close |= is_folded(item, b"close");
+                facts.conn_keep_alive |= is_folded(item, b"keep-alive");
             }
         }
         out.put_slice(name);

@@ -63,7 +63,7 @@ pub(crate) struct FieldFacts {
 }
 
 fn name_is(name: &[u8], lower: &[u8]) -> bool {
-    name.len() == lower.len() && name.eq_ignore_ascii_case(lower)
+    crate::syntax::is_folded(name, lower)
 }
 
 /// Node's `continueExpression`: `100-continue` as a whole word, any case.
@@ -206,6 +206,15 @@ pub(crate) fn scan(buf: &[u8], entries: &Entries) -> Result<FieldFacts, HeadErro
 }
 
 fn note_connection(f: &mut FieldFacts, value: &[u8]) {
+    // The usual values are one token: no need to split them.
+    if name_is(value, b"keep-alive") {
+        f.conn_keep_alive = true;
+        return;
+    }
+    if name_is(value, b"close") {
+        f.conn_close = true;
+        return;
+    }
     for item in list_items(value) {
         if item.eq_ignore_ascii_case(b"close") {
             f.conn_close = true;

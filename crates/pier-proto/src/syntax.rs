@@ -171,6 +171,35 @@ pub(crate) fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value.split(|&b| b == b',').map(trim_ows)
 }
 
+/// Whether `text` (a field name or value already checked) is `lower` in
+/// any case, where `lower` holds lower-case letters, digits and `-`.
+/// Setting bit 0x20 folds the letters and leaves `lower`'s other bytes as
+/// they are; the only bytes it folds onto a digit or `-` are control bytes
+/// (CR onto `-`), which no checked name or value holds. Eight bytes at a
+/// time, the last word overlapping the one before.
+pub(crate) fn is_folded(text: &[u8], lower: &[u8]) -> bool {
+    let n = text.len();
+    if n != lower.len() {
+        return false;
+    }
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    if n < 8 {
+        return text.iter().zip(lower).all(|(&t, &l)| t | 0x20 == l);
+    }
+    let mut at = 0;
+    loop {
+        let at_word = at.min(n - 8);
+        let word = at_word..at_word + 8;
+        if word_at(&text[word.clone()]) | FOLD != word_at(&lower[word]) | FOLD {
+            return false;
+        }
+        if at_word == n - 8 {
+            return true;
+        }
+        at += 8;
+    }
+}
+
 /// Whether every byte is a valid field-name byte and there is at least one.
 pub(crate) fn is_valid_name(name: &[u8]) -> bool {
     !name.is_empty() && token_end(name, 0) == name.len()
@@ -184,6 +213,48 @@ pub(crate) fn is_valid_value(value: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folded_comparison_matches_ascii_case_folding_on_checked_text() {
+        let names: [&[u8]; 7] = [
+            b"host",
+            b"connection",
+            b"keep-alive",
+            b"content-length",
+            b"transfer-encoding",
+            b"proxy-connection",
+            b"100-continue",
+        ];
+        for lower in names {
+            let upper = lower.to_ascii_uppercase();
+            assert!(is_folded(lower, lower));
+            assert!(is_folded(&upper, lower));
+            let mut mixed = lower.to_vec();
+            for (i, b) in mixed.iter_mut().enumerate() {
+                if i % 3 == 0 {
+                    *b = b.to_ascii_uppercase();
+                }
+            }
+            assert!(is_folded(&mixed, lower));
+            // Any one byte changed to any other value byte, at any place
+            // (the first, a middle one, the last; in both words when the
+            // text spans two) makes it differ, as with eq_ignore_ascii_case.
+            for at in 0..lower.len() {
+                for b in (0x20u8..=0x7e).chain(0x80..=0xff).chain([b'\t']) {
+                    let mut other = lower.to_vec();
+                    other[at] = b;
+                    assert_eq!(
+                        is_folded(&other, lower),
+                        other.eq_ignore_ascii_case(lower),
+                        "{:?} against {:?}",
+                        String::from_utf8_lossy(&other),
+                        String::from_utf8_lossy(lower)
+                    );
+                }
+            }
+            assert!(!is_folded(&lower[1..], lower));
+        }
+    }
 
     #[test]
     fn value_scan_stops_at_controls_and_del_only() {
