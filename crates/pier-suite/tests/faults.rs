@@ -317,6 +317,43 @@ macro_rules! fault_tests {
         }
 
         #[tokio::test]
+        async fn responses_ended_from_other_tasks_go_out_on_a_kept_alive_connection() {
+            // Each response is ended by a task of its own while the
+            // connection's task sleeps: the task wakes up on the socket
+            // most of the time and reuses its last look at the shared
+            // state, so a response submitted from outside must always make
+            // the next wake-up look again, or it would sit unsent.
+            use pier::runtime::Runtime as _;
+            let mut server = pier::Server::new(rt(), |req: IncomingMessage, mut res| async move {
+                let url = String::from_utf8_lossy(req.url()).into_owned();
+                let delay = match url.as_str() {
+                    "/a" => 40,
+                    "/b" => 25,
+                    "/c" => 10,
+                    _ => 15,
+                };
+                rt().spawn(async move {
+                    rt().timer(Instant::now() + ms(delay)).await;
+                    res.end_now(Bytes::from(url.trim_start_matches('/').to_string()))
+                        .expect("queued");
+                });
+            });
+            let addr = listen(&mut server).await;
+            let mut p = Peer::connect(addr).await;
+            for i in 0..8 {
+                let body = format!("r{i}");
+                p.send(get(&format!("/{body}"))).await;
+                assert_eq!(p.response().await, ok_keep_alive(&body));
+            }
+            // Pipelined: the later ones finish first, from their own tasks.
+            p.send(format!("{}{}{}", get("/a"), get("/b"), get("/c")))
+                .await;
+            for body in ["a", "b", "c"] {
+                assert_eq!(p.response().await, ok_keep_alive(body));
+            }
+        }
+
+        #[tokio::test]
         async fn client_gets_a_hang_up_when_the_server_resets_mid_head() {
             // node: C4 — `socket hang up` (ECONNRESET).
             for agent in [AgentChoice::None, AgentChoice::Agent(keep_alive_agent())] {
