@@ -71,6 +71,12 @@ impl OutgoingHeaders {
     /// even a tiny fraction of that).
     fn store(&mut self, name: &[u8], value: &[u8]) -> Field {
         self.compact_if_worth_it();
+        self.push_text(name, value)
+    }
+
+    /// Appends a line's text without compacting first: for text whose field
+    /// is not placed yet, which a compaction would drop.
+    fn push_text(&mut self, name: &[u8], value: &[u8]) -> Field {
         let at = self.text.len();
         let fits = |n: usize| u32::try_from(n).expect("outgoing header fields under 4 GiB");
         let field = Field {
@@ -153,9 +159,12 @@ impl OutgoingHeaders {
     pub fn set_all<V: AsRef<[u8]>>(&mut self, name: &str, values: impl IntoIterator<Item = V>) {
         let at = self.position(name);
         self.remove(name);
+        // Compact once, before any of the new lines is stored: a compaction
+        // between them would drop the text of those not placed yet.
+        self.compact_if_worth_it();
         let new: SmallVec<[Field; INLINE_FIELDS]> = values
             .into_iter()
-            .map(|v| self.store(name.as_bytes(), v.as_ref()))
+            .map(|v| self.push_text(name.as_bytes(), v.as_ref()))
             .collect();
         let at = at.unwrap_or(self.fields.len()).min(self.fields.len());
         self.fields.insert_many(at, new);

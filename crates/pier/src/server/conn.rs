@@ -420,11 +420,6 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         }
     }
 
-    /// One look at the shared state per turn of the loop: moves the
-    /// transmit buffers out and reads every flag the rest of the turn
-    /// needs, under a single lock.
-    /// It also registers `waker` (the first look of a wake-up), publishes
-    /// the handler count, and wakes writers once the output has drained.
     /// The look at the shared state a wake-up starts with. When nobody
     /// changed it since this task last went to sleep (the transport woke
     /// it, or its timer), the look it slept on is still true: no lock.
@@ -445,6 +440,11 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         }
     }
 
+    /// One look at the shared state per turn of the loop: moves the
+    /// transmit buffers out and reads every flag the rest of the turn
+    /// needs, under a single lock.
+    /// It also registers `waker` (the first look of a wake-up), publishes
+    /// the handler count, and wakes writers once the output has drained.
     fn snapshot(&mut self, now: Instant, waker: Option<&std::task::Waker>) -> Snapshot {
         let mut s = lock(&self.shared);
         if let Some(waker) = waker {

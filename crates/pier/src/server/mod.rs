@@ -481,14 +481,20 @@ fn start_connection<R: Runtime, T: Transport>(inner: &Arc<Inner>, rt: &R, io: T)
         .unwrap_or_else(|e| e.into_inner())
         .insert(id, shared);
     let inner = inner.clone();
-    let mut driver = driver;
+    let mut driver = Some(driver);
     // A closure rather than an `async` block awaiting the driver: such a
     // block would hold the driver twice over (as captured and as awaited),
     // and the task cell would outgrow the allocator's fast sizes.
     rt.spawn(poll_fn(move |cx| {
-        if Pin::new(&mut driver).poll(cx).is_pending() {
+        let Some(running) = driver.as_mut() else {
+            return Poll::Ready(());
+        };
+        if Pin::new(running).poll(cx).is_pending() {
             return Poll::Pending;
         }
+        // Gone before the server hears of it: `close()` resolves with
+        // nothing of the connection left.
+        driver = None;
         let left = {
             let mut conns = inner.conns.lock().unwrap_or_else(|e| e.into_inner());
             conns.remove(&id);
