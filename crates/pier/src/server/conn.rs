@@ -125,11 +125,19 @@ fn take_events(s: &mut Shared, batch: &mut Batch, eof: bool) -> bool {
         match event {
             Ok(None) => return false,
             Ok(Some(Event::Request(head))) => {
+                s.request_is_last = !head.keep_alive();
                 let slot = s.slot_for(&head);
                 batch.push(Taken::Request(head, slot));
             }
             Ok(Some(ev)) => batch.push(Taken::Other(ev)),
             Err(e) => batch.push(Taken::Error(e)),
+        }
+        if ended && s.request_is_last && !s.conn.buffered_input().is_empty() {
+            // Bytes after the connection's last request are an error (Node
+            // finds it as it parses them) or ignored, never a request: take
+            // that now, before the request's handler can answer (from
+            // another thread, say), which would make them ignored instead.
+            continue;
         }
         if !more {
             return !(ended && !eof && s.conn.buffered_input().is_empty());
@@ -402,6 +410,12 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         let response_started = s.front_head_sent();
         // Responses still owed are lost, as in Node.
         s.abandon();
+        if !response_started {
+            // So are responses finished but not yet handed to the socket (a
+            // handler on another thread can finish one while the driver is
+            // on its way here): nothing may follow the refusal.
+            while s.conn.poll_transmit().is_some() {}
+        }
         drop(s);
         let err = ClientError {
             error: e,

@@ -141,6 +141,8 @@ pub(crate) struct Shared {
     max_requests_per_socket: u64,
     /// An `upgrade` handler exists: upgrade requests leave HTTP.
     upgrades_handled: bool,
+    /// The request taken last said the connection ends after it.
+    pub(crate) request_is_last: bool,
     /// Raised whenever someone outside the driver's turn changed this state
     /// and woke the driver: until then the driver's last look is still
     /// true, and a wake-up by the transport needs no new one.
@@ -241,6 +243,7 @@ impl Shared {
             max_requests_per_socket,
             upgrades_handled,
             touched: Arc::new(AtomicBool::new(false)),
+            request_is_last: false,
             conn,
             slots: VecDeque::new(),
             next_id: 0,
