@@ -42,6 +42,7 @@ use pier::{
     AgentChoice, AgentOptions, ClientRequest, IncomingMessage, Method, RequestError, ServerOptions,
     ServerResponse,
 };
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::{latin1, ms, Peer};
@@ -344,6 +345,7 @@ fn statuses(wire: &str) -> Result<Vec<u16>, String> {
 /// comparison, which is about where bodies end, not about cancellation.
 fn recorder(
     log: Arc<Mutex<Vec<Msg>>>,
+    running: Arc<AtomicUsize>,
     ignore_body: bool,
 ) -> impl Fn(IncomingMessage, ServerResponse) -> std::future::Ready<()> + Send + Sync + 'static {
     move |mut req: IncomingMessage, mut res: ServerResponse| {
@@ -353,7 +355,9 @@ fn recorder(
             log.len() - 1
         };
         let log = log.clone();
+        let running = Running::start(&running);
         tokio::spawn(async move {
+            let _running = running;
             if !ignore_body {
                 let Ok(body) = req.bytes().await else { return };
                 log.lock().unwrap()[at].2 = Some(latin1(&body));
@@ -363,6 +367,22 @@ fn recorder(
             drop(req);
         });
         std::future::ready(())
+    }
+}
+
+/// Counts a handler's task while it runs (its log entry is final after).
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(count: &Arc<AtomicUsize>) -> Running {
+        count.fetch_add(1, Ordering::SeqCst);
+        Running(count.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -376,9 +396,13 @@ async fn run_server_case(case: &Json) -> Result<(), String> {
         options.request_timeout = ms(timeouts.field("request_ms").num());
     }
     let log = Arc::new(Mutex::new(Vec::new()));
-    let mut server =
-        pier_tokio::create_server(recorder(log.clone(), case.field("ignore_body").bool()))
-            .options(options);
+    let running = Arc::new(AtomicUsize::new(0));
+    let mut server = pier_tokio::create_server(recorder(
+        log.clone(),
+        running.clone(),
+        case.field("ignore_body").bool(),
+    ))
+    .options(options);
     let addr = support::listen(&mut server).await;
     let mut peer = Peer::connect(addr).await;
     peer.try_send(input_of(case)).await;
@@ -402,6 +426,15 @@ async fn run_server_case(case: &Json) -> Result<(), String> {
             break eof;
         }
     };
+    // Handlers run in tasks of their own (on another thread, maybe): the
+    // log is final once they have all returned, which they do once the
+    // connection is gone (bodies fail then).
+    if closed {
+        let settle = Instant::now() + Duration::from_secs(2);
+        while running.load(Ordering::SeqCst) > 0 && Instant::now() < settle {
+            tokio::time::sleep(ms(5)).await;
+        }
+    }
     let pier = ServerOutcome {
         messages: log.lock().unwrap().clone(),
         statuses: statuses(&wire).map_err(|e| format!("{name}: {e}"))?,
