@@ -280,6 +280,13 @@ fn parse_request_line_and_fields(
         // No version at all: HTTP/0.9, as Node reads it.
         Version::HTTP_09
     } else {
+        if rtsp_only && buf.len() > i + 4 && &buf[i..i + 4] == b"HTTP" {
+            // RTSP methods are only understood on RTSP request lines. Node
+            // knows once the protocol name is whole and one byte follows,
+            // whatever the version would have been: refused there, so that
+            // the answer is the same however the line is split.
+            return Err((ErrorCode::InvalidConstant, i + 4));
+        }
         let allow = if method.known() == Some(KnownMethod::Source) {
             Protocols::RtspIce
         } else {
@@ -290,10 +297,6 @@ fn parse_request_line_and_fields(
             Ok(None) => return partial(buf.len(), skip, limits),
             Err(e) => return Err(e),
         };
-        if rtsp_only && &buf[i..i + 5] != b"RTSP/" {
-            // RTSP methods are only understood on RTSP request lines.
-            return Err((ErrorCode::InvalidConstant, i));
-        }
         i = end;
         if !matches!((v.major, v.minor), (0, 9) | (1, 0) | (1, 1) | (2, 0)) {
             return Err((ErrorCode::InvalidVersion, i - 1));

@@ -28,6 +28,33 @@ fn k3_status_line_version_error_is_the_same_under_any_split() {
 }
 
 #[test]
+fn k11_rtsp_method_on_an_http_line_is_refused_before_its_version_under_any_split() {
+    // node: `PLAY / HTTP/1.20` and `PLAY / HTTP/1.1` are HPE_INVALID_CONSTANT
+    // at 11, the byte after `HTTP`, however the version goes on. Pier read
+    // `HTTP/1.20` whole as a bad version, but in pieces as a bad constant.
+    for line in [
+        &b"PLAY / HTTP/1.20\r\n\r\n"[..],
+        b"PLAY / HTTP/1.1\r\n\r\n",
+        b"PLAY / HTTP/9.9\r\n\r\n",
+        b"PLAY / HTTP\r\n\r\n",
+    ] {
+        let out = serve_pieces(ServerConfig::default(), &[line], false);
+        assert_eq!(out.code(), Some(ErrorCode::InvalidConstant), "{line:?}");
+        assert_eq!(out.error_offset, Some(11), "{line:?}");
+        assert_eq!(serve(line).code(), Some(ErrorCode::InvalidConstant));
+    }
+    // The fuzz input that found it: a chunked body, then that line.
+    let input = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nPLAY / HTTP/1.20";
+    assert_eq!(serve(input).code(), Some(ErrorCode::InvalidConstant));
+    // RTSP lines still pass, and HTTP methods on HTTP/1.20 stay a bad version.
+    assert_eq!(serve(b"PLAY / RTSP/1.0\r\n\r\n").code(), None);
+    assert_eq!(
+        serve(b"GET / HTTP/1.20\r\n\r\n").code(),
+        Some(ErrorCode::InvalidVersion)
+    );
+}
+
+#[test]
 fn k8_unknown_method_is_refused_as_soon_as_it_is_whole() {
     let out = serve_pieces(ServerConfig::default(), &[b"up HA"], false);
     assert_eq!(out.code(), Some(ErrorCode::InvalidMethod));
