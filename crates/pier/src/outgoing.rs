@@ -133,7 +133,7 @@ impl OutgoingHeaders {
                 let new = self.store(&spelled, value);
                 self.mark_stale(old);
                 self.fields[i] = new;
-                self.remove_after(i, name);
+                self.remove_from(i + 1, name);
             }
             None => {
                 let f = self.store(name.as_bytes(), value);
@@ -142,9 +142,9 @@ impl OutgoingHeaders {
         }
     }
 
-    /// Removes the fields named `name` after index `i`.
-    fn remove_after(&mut self, i: usize, name: &str) {
-        let mut k = i + 1;
+    /// Removes the fields named `name` from index `start` on.
+    fn remove_from(&mut self, start: usize, name: &str) {
+        let mut k = start;
         while k < self.fields.len() {
             if self.is_named(self.fields[k], name) {
                 self.mark_stale(self.fields[k]);
@@ -207,15 +207,7 @@ impl OutgoingHeaders {
 
     /// Removes every value of `name`.
     pub fn remove(&mut self, name: &str) {
-        let mut k = 0;
-        while k < self.fields.len() {
-            if self.is_named(self.fields[k], name) {
-                self.mark_stale(self.fields[k]);
-                self.fields.remove(k);
-            } else {
-                k += 1;
-            }
-        }
+        self.remove_from(0, name);
     }
 
     /// Lower-case names, each once, in order (Node's `getHeaderNames`).
