@@ -5,7 +5,7 @@ use crate::error::ErrorCode;
 use crate::head::HeadError;
 use crate::headers::Entries;
 use crate::method::Version;
-use crate::syntax::{list_items, trim_ows};
+use crate::syntax::{is_folded, list_items, trim_ows};
 
 /// How a message body is delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,10 +60,6 @@ pub(crate) struct FieldFacts {
     pub(crate) te_at: usize,
     /// Where the Content-Length value starts.
     pub(crate) cl_at: usize,
-}
-
-fn name_is(name: &[u8], lower: &[u8]) -> bool {
-    crate::syntax::is_folded(name, lower)
 }
 
 /// Node's `continueExpression`: `100-continue` as a whole word, any case.
@@ -126,19 +122,19 @@ pub(crate) fn scan(buf: &[u8], entries: &Entries) -> Result<FieldFacts, HeadErro
         let value = &buf[vs..vs + e.value_len as usize];
         // Dispatch on length first: cheap, and most fields match nothing.
         match name.len() {
-            4 if name_is(name, b"host") => f.has_host = true,
-            6 if name_is(name, b"expect") => {
+            4 if is_folded(name, b"host") => f.has_host = true,
+            6 if is_folded(name, b"expect") => {
                 f.expect_present = true;
                 f.expect_continue |= mentions_100_continue(value);
             }
-            7 if name_is(name, b"upgrade") => f.has_upgrade = true,
-            10 if name_is(name, b"connection") => note_connection(&mut f, value),
-            10 if name_is(name, b"keep-alive") => {
+            7 if is_folded(name, b"upgrade") => f.has_upgrade = true,
+            10 if is_folded(name, b"connection") => note_connection(&mut f, value),
+            10 if is_folded(name, b"keep-alive") => {
                 if let Some(t) = parse_keep_alive_timeout(value) {
                     f.keep_alive_hint = Some(t);
                 }
             }
-            14 if name_is(name, b"content-length") => {
+            14 if is_folded(name, b"content-length") => {
                 // A TAB after the digits is refused (Node); spaces are fine.
                 let after = &buf[vs + value.len()..];
                 let trailing_tab = after
@@ -156,8 +152,8 @@ pub(crate) fn scan(buf: &[u8], entries: &Entries) -> Result<FieldFacts, HeadErro
                 f.content_length = Some(n);
                 f.cl_at = vs;
             }
-            16 if name_is(name, b"proxy-connection") => note_connection(&mut f, value),
-            17 if name_is(name, b"transfer-encoding") => {
+            16 if is_folded(name, b"proxy-connection") => note_connection(&mut f, value),
+            17 if is_folded(name, b"transfer-encoding") => {
                 f.te_field = true;
                 f.te_at = vs;
                 if value.is_empty() {
@@ -207,11 +203,11 @@ pub(crate) fn scan(buf: &[u8], entries: &Entries) -> Result<FieldFacts, HeadErro
 
 fn note_connection(f: &mut FieldFacts, value: &[u8]) {
     // The usual values are one token: no need to split them.
-    if name_is(value, b"keep-alive") {
+    if is_folded(value, b"keep-alive") {
         f.conn_keep_alive = true;
         return;
     }
-    if name_is(value, b"close") {
+    if is_folded(value, b"close") {
         f.conn_close = true;
         return;
     }
