@@ -3,7 +3,7 @@
 //! the handlers in place (no task per request), writes responses in order,
 //! and keeps the one timer the protocol asks for.
 
-use super::shared::{lock, Driving, Shared, SharedRef};
+use super::shared::{lock, Driving, Opened, Shared, SharedRef};
 use super::{ClientError, Inner, RequestFn, ServerResponse, Upgraded};
 use crate::body::{self, BodyError, BodySender};
 use crate::incoming::IncomingMessage;
@@ -100,7 +100,7 @@ type Batch = SmallVec<[Taken; 2]>;
 /// An event as taken: a request comes with the response slot opened for
 /// it under the same lock (`None` when it leaves HTTP).
 enum Taken {
-    Request(Box<RequestHead>, Option<u64>),
+    Request(Box<RequestHead>, Option<Opened>),
     Other(Event),
     Error(ParseError),
 }
@@ -317,14 +317,14 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     }
 
     /// A request, with the slot its response got (`None`: it leaves HTTP).
-    fn on_request(&mut self, head: Box<RequestHead>, slot: Option<u64>) {
+    fn on_request(&mut self, head: Box<RequestHead>, slot: Option<Opened>) {
         self.requests += 1;
         let opts = &self.server.options;
         let handlers = &self.server.handlers;
         tracing::debug!(method = %head.method(), target = %String::from_utf8_lossy(head.target()), "request");
 
         // CONNECT, and upgrades when someone handles them, leave HTTP.
-        let Some(id) = slot else {
+        let Some(Opened { id, over_limit }) = slot else {
             let kind = if head.method().is_connect() {
                 HandOffKind::Connect
             } else {
@@ -335,8 +335,6 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             return;
         };
 
-        let max = opts.max_requests_per_socket;
-        let over_limit = max > 0 && self.requests > max;
         let version = head.version();
         // Most requests have no body: no channel for them.
         let (tx, rx) = match head.body_kind() {

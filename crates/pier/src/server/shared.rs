@@ -103,6 +103,14 @@ enum Work<'a> {
     Head(HeadRef<'a>),
 }
 
+/// The slot a request's response got.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Opened {
+    pub(crate) id: u64,
+    /// Past Node's `maxRequestsPerSocket`: answered 503, never handled.
+    pub(crate) over_limit: bool,
+}
+
 /// One owed response.
 #[derive(Debug)]
 pub(crate) struct Slot {
@@ -289,7 +297,7 @@ impl Shared {
     /// Opens the response slot of a request just parsed, unless the request
     /// leaves HTTP (CONNECT, or an upgrade someone handles). Called under
     /// the lock that took the request, so a request costs no lock of its own.
-    pub(crate) fn slot_for(&mut self, head: &RequestHead) -> Option<u64> {
+    pub(crate) fn slot_for(&mut self, head: &RequestHead) -> Option<Opened> {
         if head.method().is_connect() || (head.is_upgrade() && self.upgrades_handled) {
             return None;
         }
@@ -298,7 +306,10 @@ impl Shared {
         let number = self.next_id + 1;
         let max = self.max_requests_per_socket;
         let last_allowed = max > 0 && number == max;
-        Some(self.open_slot(head.version(), last_allowed))
+        Some(Opened {
+            id: self.open_slot(head.version(), last_allowed),
+            over_limit: max > 0 && number > max,
+        })
     }
 
     fn open_slot(&mut self, version: Version, last_allowed: bool) -> u64 {
