@@ -157,7 +157,6 @@ impl ClientConn {
             }
         };
         tx.scratch.put_slice(b"\r\n");
-        tx.flush_scratch();
         let keep_alive = !facts.conn_close;
         if !keep_alive {
             self.no_more_requests = true;
@@ -201,7 +200,7 @@ impl ClientConn {
 
     /// Bytes queued for writing.
     pub fn pending_transmit(&self) -> usize {
-        self.out.tx.queued_bytes
+        self.out.tx.pending()
     }
 
     // ----- input -----

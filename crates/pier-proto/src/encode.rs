@@ -2,8 +2,9 @@
 //!
 //! Everything the caller gives is checked before a byte is queued: a header
 //! value with CR or LF (response splitting), a NUL, a method or target with
-//! whitespace. Body bytes are never copied; the encoder only adds chunk
-//! size lines and CRLFs around the caller's `Bytes`.
+//! whitespace. Large bodies are never copied; the encoder only adds chunk
+//! size lines and CRLFs around the caller's `Bytes`. Small ones are copied
+//! behind the head or size line before them (see [`COPIED_BODY_MAX`]).
 
 use crate::chunked::size_line;
 use crate::error::LocalError;
@@ -47,42 +48,72 @@ pub(crate) struct OutFacts {
     pub(crate) conn_keep_alive: bool,
 }
 
-/// Bytes waiting to be written, in order. Heads and framing are small
-/// buffers split off one scratch allocation; bodies are the caller's own.
+/// Bodies this small are copied behind what is already waiting (a head,
+/// a chunk size line) instead of queued as buffers of their own: a small
+/// response then leaves in one buffer and one plain `write`, and copying a
+/// kilobyte costs less than the kernel's handling of one more iovec.
+pub const COPIED_BODY_MAX: usize = 1024;
+
+/// Bytes waiting to be written, in order. Heads, framing and small bodies
+/// collect in one scratch allocation, split off when the caller takes
+/// them; larger bodies are the caller's own buffers, never copied.
 #[derive(Debug, Default)]
 pub(crate) struct Transmit {
-    pub(crate) queue: VecDeque<Bytes>,
+    queue: VecDeque<Bytes>,
+    /// Written after everything in `queue`.
     pub(crate) scratch: BytesMut,
-    pub(crate) queued_bytes: usize,
+    /// Bytes in `queue` (those in `scratch` are counted by its length).
+    queued_bytes: usize,
     /// The largest capacity `scratch` was seen with since it was last
     /// replaced (see [`KEPT_WHEN_IDLE`](crate::conn::KEPT_WHEN_IDLE)).
     grown: usize,
+    /// The message ended while its bytes were still in `scratch`: free a
+    /// grown scratch once they are taken.
+    release_when_taken: bool,
 }
 
 impl Transmit {
+    /// Queues a body buffer after everything written so far.
     pub(crate) fn push(&mut self, b: Bytes) {
-        if !b.is_empty() {
+        if b.len() <= COPIED_BODY_MAX {
+            self.reserve(b.len());
+            self.scratch.extend_from_slice(&b);
+        } else {
+            self.flush_scratch();
             self.queued_bytes += b.len();
             self.queue.push_back(b);
         }
     }
 
     /// Moves whatever the scratch buffer holds into the queue.
-    pub(crate) fn flush_scratch(&mut self) {
+    fn flush_scratch(&mut self) {
         if !self.scratch.is_empty() {
             self.grown = self.grown.max(self.scratch.capacity());
             let b = self.scratch.split().freeze();
-            self.push(b);
+            self.queued_bytes += b.len();
+            self.queue.push_back(b);
+        }
+        if std::mem::take(&mut self.release_when_taken) {
+            self.release();
         }
     }
 
-    /// Moves every queued buffer into `out`, in order.
+    /// Bytes waiting, in the queue and in the scratch buffer.
+    pub(crate) fn pending(&self) -> usize {
+        self.queued_bytes + self.scratch.len()
+    }
+
+    /// Moves every waiting buffer into `out`, in order.
     pub(crate) fn drain_into(&mut self, out: &mut Vec<Bytes>) {
+        self.flush_scratch();
         self.queued_bytes = 0;
         out.extend(self.queue.drain(..));
     }
 
     pub(crate) fn pop(&mut self) -> Option<Bytes> {
+        if self.queue.is_empty() {
+            self.flush_scratch();
+        }
         let b = self.queue.pop_front()?;
         self.queued_bytes -= b.len();
         Some(b)
@@ -97,9 +128,12 @@ impl Transmit {
     }
 
     /// Frees the scratch buffer if it has grown large (heads already split
-    /// off keep their own bytes alive until written).
+    /// off keep their own bytes alive until written); if it still holds
+    /// bytes, once they are taken.
     pub(crate) fn release(&mut self) {
-        if self.scratch.is_empty() && self.grown > crate::conn::KEPT_WHEN_IDLE {
+        if !self.scratch.is_empty() {
+            self.release_when_taken = true;
+        } else if self.grown > crate::conn::KEPT_WHEN_IDLE {
             self.scratch = BytesMut::new();
             self.grown = 0;
         }
@@ -111,6 +145,62 @@ impl Transmit {
 pub(crate) enum Checked {
     Yes,
     No,
+}
+
+impl OutFacts {
+    /// Reads one outgoing field (already checked) for the framing facts.
+    fn note(&mut self, name: &[u8], value: &[u8]) -> Result<(), LocalError> {
+        // The length picks the one name worth comparing; names and values
+        // are checked by now, so the folded comparison holds.
+        match name.len() {
+            14 if is_folded(name, b"content-length") => {
+                // Exactly what a strict peer accepts: digits only, said once.
+                let n = parse_content_length(value).ok_or(LocalError::InvalidFraming)?;
+                if self.content_length.is_some() {
+                    return Err(LocalError::InvalidFraming);
+                }
+                self.content_length = Some(n);
+            }
+            17 if is_folded(name, b"transfer-encoding") => {
+                // One field, a list of tokens, `chunked` at most once and last.
+                if self.te.is_some() {
+                    return Err(LocalError::InvalidFraming);
+                }
+                // No TABs at all: a strict peer refuses one after `chunked`.
+                if value.contains(&b'\t') {
+                    return Err(LocalError::InvalidFraming);
+                }
+                let items: Vec<&[u8]> = list_items(value).collect();
+                let chunked_at = items
+                    .iter()
+                    .position(|i| i.eq_ignore_ascii_case(b"chunked"));
+                let well_formed = items
+                    .iter()
+                    .all(|i| !i.is_empty() && i.iter().all(|&b| is_token(b)))
+                    && chunked_at.is_none_or(|at| at + 1 == items.len());
+                if !well_formed {
+                    return Err(LocalError::InvalidFraming);
+                }
+                self.te = Some(chunked_at.is_some());
+            }
+            10 | 16 if is_folded(name, b"connection") || is_folded(name, b"proxy-connection") => {
+                for item in list_items(value) {
+                    self.conn_close |= is_folded(item, b"close");
+                    self.conn_keep_alive |= is_folded(item, b"keep-alive");
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The facts of a whole field section.
+    fn finish(self) -> Result<Self, LocalError> {
+        if self.content_length.is_some() && self.te.is_some() {
+            return Err(LocalError::InvalidFraming);
+        }
+        Ok(self)
+    }
 }
 
 /// Checks and writes `name: value\r\n` lines; returns the framing facts.
@@ -126,50 +216,44 @@ pub(crate) fn write_fields<N: AsRef<[u8]>, V: AsRef<[u8]>>(
             Checked::No => validate_field(name, value)?,
             Checked::Yes => debug_assert_eq!(validate_field(name, value), Ok(())),
         }
-        // Names and values are checked by now: the folded comparison holds.
-        if is_folded(name, b"content-length") {
-            // Exactly what a strict peer accepts: digits only, said once.
-            let n = parse_content_length(value).ok_or(LocalError::InvalidFraming)?;
-            if facts.content_length.is_some() {
-                return Err(LocalError::InvalidFraming);
-            }
-            facts.content_length = Some(n);
-        } else if is_folded(name, b"transfer-encoding") {
-            // One field, a list of tokens, `chunked` at most once and last.
-            if facts.te.is_some() {
-                return Err(LocalError::InvalidFraming);
-            }
-            // No TABs at all: a strict peer refuses one after `chunked`.
-            if value.contains(&b'\t') {
-                return Err(LocalError::InvalidFraming);
-            }
-            let items: Vec<&[u8]> = list_items(value).collect();
-            let chunked_at = items
-                .iter()
-                .position(|i| i.eq_ignore_ascii_case(b"chunked"));
-            let well_formed = items
-                .iter()
-                .all(|i| !i.is_empty() && i.iter().all(|&b| is_token(b)))
-                && chunked_at.is_none_or(|at| at + 1 == items.len());
-            if !well_formed {
-                return Err(LocalError::InvalidFraming);
-            }
-            facts.te = Some(chunked_at.is_some());
-        } else if is_folded(name, b"connection") || is_folded(name, b"proxy-connection") {
-            for item in list_items(value) {
-                facts.conn_close |= is_folded(item, b"close");
-                facts.conn_keep_alive |= is_folded(item, b"keep-alive");
-            }
-        }
+        facts.note(name, value)?;
         out.put_slice(name);
         out.put_slice(b": ");
         out.put_slice(value);
         out.put_slice(b"\r\n");
     }
-    if facts.content_length.is_some() && facts.te.is_some() {
-        return Err(LocalError::InvalidFraming);
+    facts.finish()
+}
+
+/// Copies field lines the caller keeps formatted (`lines`, back to back),
+/// reading `fields`, the same fields as pairs, for the framing facts only.
+/// The caller vouches that both say the same and that every field passed
+/// [`validate_field`]; debug builds check.
+pub(crate) fn write_lines<'f, I>(
+    out: &mut BytesMut,
+    lines: &[&[u8]],
+    fields: I,
+) -> Result<OutFacts, LocalError>
+where
+    I: Iterator<Item = (&'f [u8], &'f [u8])> + Clone,
+{
+    #[cfg(debug_assertions)]
+    {
+        let mut formatted = Vec::new();
+        for (name, value) in fields.clone() {
+            assert_eq!(validate_field(name, value), Ok(()), "a vouched-for field");
+            formatted.extend_from_slice(&[name, b": ", value, b"\r\n"].concat());
+        }
+        assert_eq!(formatted, lines.concat(), "lines are the fields");
     }
-    Ok(facts)
+    let mut facts = OutFacts::default();
+    for (name, value) in fields {
+        facts.note(name, value)?;
+    }
+    for line in lines {
+        out.put_slice(line);
+    }
+    facts.finish()
 }
 
 /// Checks one outgoing field the way `send_*` will: a token name and a
@@ -255,7 +339,6 @@ pub(crate) fn encode_data(
         Encoder::Chunked => {
             tx.reserve(20);
             size_line(&mut tx.scratch, data.len());
-            tx.flush_scratch();
             tx.push(data);
             tx.push(Bytes::from_static(b"\r\n"));
             Ok(())
@@ -294,7 +377,6 @@ pub(crate) fn encode_end<N: AsRef<[u8]>, V: AsRef<[u8]>>(
                 return Err(e);
             }
             tx.scratch.put_slice(b"\r\n");
-            tx.flush_scratch();
             Ok(())
         }
         _ => Ok(()),

@@ -79,7 +79,7 @@ mod timer;
 pub use chunked::ChunkedDecoder;
 pub use client::ClientConn;
 pub use config::{ClientConfig, Leniency, Limits, ServerConfig};
-pub use encode::{reason_phrase, validate_field, BodyHint};
+pub use encode::{reason_phrase, validate_field, BodyHint, COPIED_BODY_MAX};
 pub use error::{Error, ErrorCode, LocalError, ParseError};
 pub use event::Event;
 pub use framing::{BodyKind, Expectation};

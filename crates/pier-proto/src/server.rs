@@ -4,7 +4,7 @@ use crate::chunked::Decoded;
 use crate::config::ServerConfig;
 use crate::conn::{BodyDecoder, Inbound, Outbound};
 use crate::encode::{
-    fields_len, put_decimal, reason_phrase, write_fields, BodyHint, Checked, Encoder,
+    fields_len, put_decimal, reason_phrase, write_fields, BodyHint, Checked, Encoder, OutFacts,
 };
 use crate::error::{ErrorCode, LocalError, ParseError};
 use crate::event::Event;
@@ -14,7 +14,7 @@ use crate::headers::{truncate_entries, Trailers};
 use crate::message::RequestHead;
 use crate::method::Version;
 use crate::timer::{earliest, Deadline};
-use bytes::{BufMut, Bytes};
+use bytes::{BufMut, Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -441,8 +441,10 @@ impl ServerConn {
         if !self.awaiting_response() {
             return Err(LocalError::WrongState);
         }
-        self.write_status_head(status, reason, fields, None, Checked::No)
-            .map(|_| ())
+        self.write_status_head(status, reason, fields_len(fields), None, |out| {
+            write_fields(out, fields, Checked::No)
+        })
+        .map(|_| ())
     }
 
     /// Starts the response to the oldest unanswered request. Framing fields
@@ -456,7 +458,9 @@ impl ServerConn {
         fields: &[(N, V)],
         body: BodyHint,
     ) -> Result<(), LocalError> {
-        self.start_response(status, reason, fields, body, Checked::No)
+        self.start_response(status, reason, fields_len(fields), body, |out| {
+            write_fields(out, fields, Checked::No)
+        })
     }
 
     /// [`send_response`](Self::send_response) for fields that each passed
@@ -472,16 +476,42 @@ impl ServerConn {
         fields: &[(N, V)],
         body: BodyHint,
     ) -> Result<(), LocalError> {
-        self.start_response(status, reason, fields, body, Checked::Yes)
+        self.start_response(status, reason, fields_len(fields), body, |out| {
+            write_fields(out, fields, Checked::Yes)
+        })
     }
 
-    fn start_response<N: AsRef<[u8]>, V: AsRef<[u8]>>(
+    /// [`send_response_validated`](Self::send_response_validated) for
+    /// fields the caller keeps already formatted. `lines` are their
+    /// `Name: value\r\n` lines in order, back to back, and are copied as
+    /// they are; `fields` are the same fields as pairs, read only for the
+    /// framing fields (which are still checked). The caller vouches that the
+    /// two agree and that each field passed
+    /// [`validate_field`](crate::validate_field); debug builds check both.
+    pub fn send_response_lines<'f, I>(
         &mut self,
         status: u16,
         reason: &[u8],
-        fields: &[(N, V)],
+        lines: &[&[u8]],
+        fields: I,
         body: BodyHint,
-        checked: Checked,
+    ) -> Result<(), LocalError>
+    where
+        I: Iterator<Item = (&'f [u8], &'f [u8])> + Clone,
+    {
+        let room = lines.iter().map(|l| l.len()).sum();
+        self.start_response(status, reason, room, body, |out| {
+            crate::encode::write_lines(out, lines, fields)
+        })
+    }
+
+    fn start_response(
+        &mut self,
+        status: u16,
+        reason: &[u8],
+        fields_room: usize,
+        body: BodyHint,
+        write_fields: impl FnOnce(&mut BytesMut) -> Result<OutFacts, LocalError>,
     ) -> Result<(), LocalError> {
         if !(200..=999).contains(&status) {
             return Err(LocalError::InvalidStatus);
@@ -489,28 +519,35 @@ impl ServerConn {
         if !self.awaiting_response() {
             return Err(LocalError::WrongState);
         }
-        let enc = self.write_status_head(status, reason, fields, Some(body), checked)?;
+        let enc = self.write_status_head(status, reason, fields_room, Some(body), write_fields)?;
         self.out.body = Some(enc);
         Ok(())
     }
 
-    /// Writes a status line and fields; `body` is `None` for 1xx.
-    fn write_status_head<N: AsRef<[u8]>, V: AsRef<[u8]>>(
+    /// Writes a status line and fields (`fields_room` bytes at most, by
+    /// `write_fields`); `body` is `None` for 1xx.
+    fn write_status_head(
         &mut self,
         status: u16,
         reason: &[u8],
-        fields: &[(N, V)],
+        fields_room: usize,
         body: Option<BodyHint>,
-        checked: Checked,
+        write_fields: impl FnOnce(&mut BytesMut) -> Result<OutFacts, LocalError>,
     ) -> Result<Encoder, LocalError> {
         crate::encode::check_reason(reason)?;
         let p = *self.pending.front().ok_or(LocalError::WrongState)?;
         let tx = &mut self.out.tx;
-        tx.reserve(64 + reason.len() + fields_len(fields));
+        tx.reserve(64 + reason.len() + fields_room);
         let mark = tx.scratch.len();
         let out = &mut tx.scratch;
+        // Every status is three digits (checked by the callers).
+        let digits = [
+            b'0' + (status / 100 % 10) as u8,
+            b'0' + (status / 10 % 10) as u8,
+            b'0' + (status % 10) as u8,
+        ];
         out.put_slice(b"HTTP/1.1 ");
-        put_decimal(out, u64::from(status));
+        out.put_slice(&digits);
         out.put_u8(b' ');
         if reason.is_empty() {
             out.put_slice(reason_phrase(status).unwrap_or("unknown").as_bytes());
@@ -518,7 +555,7 @@ impl ServerConn {
             out.put_slice(reason);
         }
         out.put_slice(b"\r\n");
-        let facts = match write_fields(out, fields, checked) {
+        let facts = match write_fields(out) {
             Ok(f) => f,
             Err(e) => {
                 tx.scratch.truncate(mark);
@@ -527,7 +564,6 @@ impl ServerConn {
         };
         let Some(hint) = body else {
             tx.scratch.put_slice(b"\r\n");
-            tx.flush_scratch();
             return Ok(Encoder::NoBody);
         };
         let no_body = p.head || status == 204 || status == 304;
@@ -565,7 +601,6 @@ impl ServerConn {
             }
         };
         tx.scratch.put_slice(b"\r\n");
-        tx.flush_scratch();
         let peer_keeps = if p.version.at_least_1_1() {
             !facts.conn_close
         } else {
@@ -627,7 +662,7 @@ impl ServerConn {
 
     /// Bytes queued for writing.
     pub fn pending_transmit(&self) -> usize {
-        self.out.tx.queued_bytes
+        self.out.tx.pending()
     }
 
     /// Whether the connection is finished: close it once `poll_transmit`

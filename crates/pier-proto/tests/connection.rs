@@ -664,18 +664,39 @@ fn endless_trailers_are_refused_before_reading_pauses() {
 fn validated_fields_are_written_alike_and_framing_is_still_checked() {
     let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
     let fields = [("Content-Type", "text/plain"), ("X-Id", "7")];
-    let written = |validated: bool, fields: &[(&str, &str)]| {
+    // 0: checked here, 1: validated by the caller, 2: formatted by the caller.
+    let by = |how: u8, fields: &[(&str, &str)]| {
         let mut s = ServerConn::new(ServerConfig::default());
         s.feed(head);
         events(&mut s);
-        let r = if validated {
-            s.send_response_validated(200, b"", fields, BodyHint::Length(2))
-        } else {
-            s.send_response(200, b"", fields, BodyHint::Length(2))
+        let lines: Vec<Vec<u8>> = fields
+            .iter()
+            .map(|(n, v)| format!("{n}: {v}\r\n").into_bytes())
+            .collect();
+        let lines: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
+        let pairs = fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
+        let r = match how {
+            0 => s.send_response(200, b"", fields, BodyHint::Length(2)),
+            1 => s.send_response_validated(200, b"", fields, BodyHint::Length(2)),
+            _ => s.send_response_lines(200, b"", &lines, pairs, BodyHint::Length(2)),
         };
-        r.map(|()| drain(&mut s))
+        r.map(|()| (drain(&mut s), s.should_close()))
+    };
+    let written = |validated: bool, fields: &[(&str, &str)]| {
+        by(u8::from(validated), fields).map(|(wire, _)| wire)
     };
     assert_eq!(written(true, &fields), written(false, &fields));
+    assert_eq!(by(2, &fields), by(0, &fields));
+    // Formatted lines are read for framing like any fields.
+    for framing in [
+        &[("Content-Length", "1x")][..],
+        &[("Content-Length", "2"), ("Transfer-Encoding", "chunked")][..],
+        &[("Transfer-Encoding", "chunked, gzip")][..],
+    ] {
+        assert_eq!(by(2, framing), Err(LocalError::InvalidFraming));
+    }
+    let closing = [("Connection", "close")];
+    assert_eq!(by(2, &closing), by(0, &closing));
     assert!(written(true, &fields)
         .unwrap()
         .starts_with(b"HTTP/1.1 200 OK\r\n"));
@@ -683,4 +704,45 @@ fn validated_fields_are_written_alike_and_framing_is_still_checked() {
     let bad_length = [("Content-Length", "1x")];
     assert_eq!(written(true, &bad_length), Err(LocalError::InvalidFraming));
     assert_eq!(written(false, &bad_length), Err(LocalError::InvalidFraming));
+}
+
+/// A small body leaves in one buffer with its head (one plain write); a
+/// large one is the caller's own buffer, never copied; chunk framing
+/// around a small write is one buffer too. The bytes are the same either way.
+#[test]
+fn small_bodies_join_their_head_and_large_ones_are_not_copied() {
+    let take = |s: &mut ServerConn| {
+        let mut out = Vec::new();
+        while let Some(b) = s.poll_transmit() {
+            out.push(b);
+        }
+        out
+    };
+    let serve = |body_len: usize, hint: BodyHint| {
+        let mut s = ServerConn::new(ServerConfig::default());
+        s.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        let _ = events(&mut s);
+        s.send_response(200, b"", &[("X", "y")], hint).unwrap();
+        let body = bytes::Bytes::from(vec![b'b'; body_len]);
+        let at = body.as_ptr() as usize;
+        s.send_data(body).unwrap();
+        s.send_end().unwrap();
+        (take(&mut s), at)
+    };
+
+    let small = pier_proto::COPIED_BODY_MAX;
+    let (bufs, _) = serve(small, BodyHint::Length(small as u64));
+    assert_eq!(bufs.len(), 1, "head and small body in one buffer");
+    let wire: Vec<u8> = bufs.concat();
+    assert!(wire.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(wire.ends_with(&vec![b'b'; small]));
+
+    let (bufs, at) = serve(small + 1, BodyHint::Length(small as u64 + 1));
+    assert_eq!(bufs.len(), 2, "a large body is a buffer of its own");
+    assert_eq!(bufs[1].as_ptr() as usize, at, "a large body was copied");
+    assert!(bufs[0].ends_with(b"\r\n\r\n"));
+
+    let (bufs, _) = serve(10, BodyHint::Streaming);
+    assert_eq!(bufs.len(), 1, "head, chunk and last chunk in one buffer");
+    assert!(bufs[0].ends_with(b"\r\n\r\na\r\nbbbbbbbbbb\r\n0\r\n\r\n"));
 }
