@@ -112,6 +112,9 @@ macro_rules! stream_io {
         ) -> Poll<io::Result<usize>> {
             Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
         }
+        fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            Pin::new(&mut self.0).poll_write(cx, buf)
+        }
         fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
             // async-io's close only flushes: send the FIN ourselves.
             std::task::ready!(Pin::new(&mut self.0).poll_close(cx))?;

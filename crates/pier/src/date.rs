@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 thread_local! {
     // One cache per thread: no lock on every response.
-    static CACHE: Cell<(u64, [u8; 29])> = const { Cell::new((u64::MAX, [0; 29])) };
+    static CACHE: Cell<(u64, [u8; LINE_LEN])> = const { Cell::new((u64::MAX, [0; LINE_LEN])) };
     /// The instant a connection's turn started with, while it runs.
     static TURN: Cell<Option<Instant>> = const { Cell::new(None) };
     /// Until when (on the monotonic clock) the cached text is right.
@@ -29,8 +29,19 @@ impl Drop for Turn {
     }
 }
 
+/// The length of a `Date` field line.
+pub(crate) const LINE_LEN: usize = 37;
+
 /// `Sun, 06 Nov 1994 08:49:37 GMT` for now.
+#[cfg(test)]
 pub(crate) fn http_date() -> [u8; 29] {
+    let line = http_date_line();
+    line[6..35].try_into().expect("29 bytes")
+}
+
+/// `Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n` for now: kept as the whole
+/// line, so that a response copies it in one go.
+pub(crate) fn http_date_line() -> [u8; LINE_LEN] {
     let turn = TURN.with(Cell::get);
     if let Some(now) = turn {
         if VALID_UNTIL.with(Cell::get).is_some_and(|until| now < until) {
@@ -49,9 +60,10 @@ pub(crate) fn http_date() -> [u8; 29] {
         if cached == secs {
             return text;
         }
-        let text = format(secs);
-        cache.set((secs, text));
-        text
+        let mut line = *b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n";
+        line[6..35].copy_from_slice(&format(secs));
+        cache.set((secs, line));
+        line
     })
 }
 
@@ -120,6 +132,9 @@ mod tests {
             assert!(within(http_date(), before, wall_secs()));
             // Cached for the rest of the second: the same text again.
             assert_eq!(http_date(), http_date());
+            let line = http_date_line();
+            assert!(line.starts_with(b"Date: ") && line.ends_with(b"\r\n"));
+            assert!(within(line[6..35].try_into().unwrap(), before, wall_secs()));
         }
         {
             // A turn that starts past the cached second reads the clock again.

@@ -6,9 +6,10 @@ use smallvec::SmallVec;
 
 /// Outgoing header fields, like Node's `setHeader` / `getHeader` store.
 ///
-/// Names and values live back to back in one buffer that sits inline for
-/// the few short fields most messages carry: setting headers on a response
-/// allocates nothing until they outgrow it.
+/// Fields are kept as the lines they will be sent as (`Name: value\r\n`),
+/// back to back in one buffer that sits inline for the few short fields
+/// most messages carry: setting headers on a response allocates nothing
+/// until they outgrow it, and sending them is a copy of whole lines.
 #[derive(Clone, Default)]
 pub struct OutgoingHeaders {
     text: SmallVec<[u8; INLINE_TEXT]>,
@@ -22,7 +23,8 @@ pub struct OutgoingHeaders {
 const INLINE_TEXT: usize = 56;
 const INLINE_FIELDS: usize = 4;
 
-/// One line: its name at `text[at..at + name_len]`, its value right after.
+/// One line: its name at `text[at..at + name_len]`, then `": "`, the value
+/// and `"\r\n"`.
 /// (32-bit offsets keep the inline table small; the store refuses to pass
 /// 4 GiB of text, see [`OutgoingHeaders::store`].)
 #[derive(Clone, Copy, Debug)]
@@ -41,12 +43,22 @@ impl Field {
         self.start() + self.name_len as usize
     }
 
-    fn end(self) -> usize {
-        self.name_end() + self.value_len as usize
+    fn value_start(self) -> usize {
+        self.name_end() + 2
     }
 
+    fn value_end(self) -> usize {
+        self.value_start() + self.value_len as usize
+    }
+
+    /// Where the line ends, after its CRLF.
+    fn end(self) -> usize {
+        self.value_end() + 2
+    }
+
+    /// The whole line's length.
     fn len(self) -> usize {
-        self.name_len as usize + self.value_len as usize
+        self.name_len as usize + self.value_len as usize + 4
     }
 }
 
@@ -61,7 +73,7 @@ impl OutgoingHeaders {
     }
 
     fn value(&self, f: Field) -> &[u8] {
-        &self.text[f.name_end()..f.end()]
+        &self.text[f.value_start()..f.value_end()]
     }
 
     /// Stores a line's text; its field is not placed yet.
@@ -84,9 +96,12 @@ impl OutgoingHeaders {
             name_len: fits(name.len()),
             value_len: fits(value.len()),
         };
-        fits(at + name.len() + value.len());
+        fits(at + name.len() + value.len() + 4);
+        self.text.reserve(name.len() + value.len() + 4);
         self.text.extend_from_slice(name);
+        self.text.extend_from_slice(b": ");
         self.text.extend_from_slice(value);
+        self.text.extend_from_slice(b"\r\n");
         field
     }
 
@@ -241,8 +256,30 @@ impl OutgoingHeaders {
     }
 
     /// The fields as sent, in order, names as bytes.
-    pub(crate) fn iter_bytes(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+    pub(crate) fn iter_bytes(&self) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
         self.fields.iter().map(|&f| (self.name(f), self.value(f)))
+    }
+
+    /// The fields as sent, in order, as `Name: value\r\n` lines; lines
+    /// that follow each other in the buffer come as one slice.
+    pub(crate) fn lines_into<'a, const N: usize>(&'a self, out: &mut SmallVec<[&'a [u8]; N]>)
+    where
+        [&'a [u8]; N]: smallvec::Array<Item = &'a [u8]>,
+    {
+        let mut run: Option<(usize, usize)> = None;
+        for f in &self.fields {
+            run = match run {
+                Some((start, end)) if end == f.start() => Some((start, f.end())),
+                Some((start, end)) => {
+                    out.push(&self.text[start..end]);
+                    Some((f.start(), f.end()))
+                }
+                None => Some((f.start(), f.end())),
+            };
+        }
+        if let Some((start, end)) = run {
+            out.push(&self.text[start..end]);
+        }
     }
 
     /// Number of lines that will be sent.
@@ -420,8 +457,16 @@ mod tests {
                     proptest::prop_assert_eq!(store.get(name), want.map(|(_, v)| v.as_slice()));
                 }
                 // The replaced-text count is exact (compaction relies on it).
-                let live: usize = model.iter().map(|(n, v)| n.len() + v.len()).sum();
+                let live: usize = model.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
                 proptest::prop_assert_eq!(store.text.len() - store.stale as usize, live);
+                // The lines handed to the encoder are the model's, formatted.
+                let mut lines: SmallVec<[&[u8]; 4]> = SmallVec::new();
+                store.lines_into(&mut lines);
+                let formatted: Vec<u8> = model
+                    .iter()
+                    .flat_map(|(n, v)| [n.as_bytes(), b": ", v, b"\r\n"].concat())
+                    .collect();
+                proptest::prop_assert_eq!(lines.concat(), formatted);
             }
         }
     }

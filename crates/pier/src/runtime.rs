@@ -21,6 +21,12 @@ pub trait Transport: Send + Unpin + 'static {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>>;
 
+    /// Writes some of `buf`. Implementations with a plain `write` should
+    /// use it: one buffer, the common case, then skips the iovec array.
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
     /// Shuts the sending side down (TCP FIN).
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 

@@ -3,7 +3,6 @@
 
 use crate::runtime::Transport;
 use bytes::{Buf, Bytes};
-use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::task::{Context, Poll};
@@ -34,13 +33,19 @@ pub(crate) fn poll_write_queue(
 ) -> Result<bool, ()> {
     let mut progress = false;
     while !out.is_empty() {
-        let written = {
-            let slices: SmallVec<[IoSlice<'_>; MAX_IOVECS]> = out
-                .iter()
-                .take(MAX_IOVECS)
-                .map(|b| IoSlice::new(b))
-                .collect();
-            io.poll_write_vectored(cx, &slices)
+        let written = if out.len() == 1 {
+            // A whole small response is one buffer: a plain write.
+            io.poll_write(cx, &out[0])
+        } else {
+            // Filled in place: collecting builds the array elsewhere and
+            // copies all of it over.
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let mut n = 0;
+            for (slot, b) in slices.iter_mut().zip(out.iter()) {
+                *slot = IoSlice::new(b);
+                n += 1;
+            }
+            io.poll_write_vectored(cx, &slices[..n])
         };
         match written {
             Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Err(()),

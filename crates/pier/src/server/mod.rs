@@ -94,8 +94,7 @@ impl Upgraded {
     /// Writes all of `data`.
     pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
-            let n =
-                poll_fn(|cx| self.io.poll_write_vectored(cx, &[io::IoSlice::new(data)])).await?;
+            let n = poll_fn(|cx| self.io.poll_write(cx, data)).await?;
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }

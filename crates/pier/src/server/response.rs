@@ -273,19 +273,13 @@ impl ServerResponse {
         let trailers = std::mem::take(&mut self.trailers);
         // Head, body and end go in under one lock: the common whole
         // response costs one round trip to the connection.
-        let mut s = lock(&self.shared);
-        if send_head {
-            let hint = if data.is_empty() {
-                BodyHint::Empty
-            } else {
-                BodyHint::Length(data.len() as u64)
-            };
-            s.submit_head(self.id, self.head(hint))?;
-        }
-        if !data.is_empty() {
-            s.submit(self.id, Cmd::Data(data))?;
-        }
-        s.submit(self.id, Cmd::End(trailers))
+        let hint = if data.is_empty() {
+            BodyHint::Empty
+        } else {
+            BodyHint::Length(data.len() as u64)
+        };
+        let head = send_head.then(|| self.head(hint));
+        lock(&self.shared).submit_last(self.id, head, data, trailers)
     }
 }
 

@@ -138,7 +138,7 @@ pub(crate) struct Shared {
     /// Close now (closeAllConnections()).
     pub(crate) destroy: bool,
     /// The `Keep-Alive` value advertised (`timeout=N`), if any.
-    keep_alive_value: Option<KeepAliveValue>,
+    keep_alive_lines: KeepAliveLines,
     pub(crate) high_water_mark: usize,
     /// Bytes the driver took from `conn` and has not written yet: they
     /// count towards the high-water mark like those still in `conn`.
@@ -193,29 +193,55 @@ pub(crate) fn lock(s: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     s.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `timeout=N`, held inline: formatting it into a heap string cost an
-/// allocation per connection.
+/// The lines a kept-alive response gets: `Connection: keep-alive`, then
+/// `Keep-Alive: timeout=N` when a timeout is advertised. Formatted once
+/// per connection and held inline (a heap string cost an allocation per
+/// connection); a response copies them in one go.
 #[derive(Debug)]
-struct KeepAliveValue {
-    text: [u8; 28],
+struct KeepAliveLines {
+    text: [u8; 72],
     len: u8,
 }
 
-impl KeepAliveValue {
-    fn new(secs: u64) -> Self {
-        let mut text = [0u8; 28];
-        text[..8].copy_from_slice(b"timeout=");
-        let digits = crate::outgoing::Decimal::new(secs);
-        let n = digits.as_bytes().len();
-        text[8..8 + n].copy_from_slice(digits.as_bytes());
-        KeepAliveValue {
+const CONNECTION_KEEP_ALIVE: &[u8] = b"Connection: keep-alive\r\n";
+const KEEP_ALIVE_PREFIX: &[u8] = b"Keep-Alive: ";
+
+impl KeepAliveLines {
+    fn new(timeout_secs: Option<u64>) -> Self {
+        let mut text = [0u8; 72];
+        let mut len = 0;
+        let mut put = |part: &[u8]| {
+            text[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        };
+        put(CONNECTION_KEEP_ALIVE);
+        if let Some(secs) = timeout_secs {
+            put(KEEP_ALIVE_PREFIX);
+            put(b"timeout=");
+            put(crate::outgoing::Decimal::new(secs).as_bytes());
+            put(b"\r\n");
+        }
+        KeepAliveLines {
             text,
-            len: (8 + n) as u8,
+            len: len as u8,
         }
     }
 
-    fn as_bytes(&self) -> &[u8] {
+    /// Both lines (or the first alone when no timeout is advertised).
+    fn lines(&self) -> &[u8] {
         &self.text[..usize::from(self.len)]
+    }
+
+    /// `Connection: keep-alive` alone.
+    fn connection_line(&self) -> &[u8] {
+        &self.text[..CONNECTION_KEEP_ALIVE.len()]
+    }
+
+    /// The `Keep-Alive` value (`timeout=N`), if advertised.
+    fn keep_alive_value(&self) -> Option<&[u8]> {
+        let from = CONNECTION_KEEP_ALIVE.len() + KEEP_ALIVE_PREFIX.len();
+        let to = usize::from(self.len).checked_sub(2)?;
+        (to > from).then(|| &self.text[from..to])
     }
 }
 
@@ -260,7 +286,7 @@ impl Shared {
             gone: false,
             close_when_idle: false,
             destroy: false,
-            keep_alive_value: keep_alive_secs.map(KeepAliveValue::new),
+            keep_alive_lines: KeepAliveLines::new(keep_alive_secs),
             high_water_mark,
             unsent: 0,
             handlers: 0,
@@ -354,6 +380,42 @@ impl Shared {
         self.submit_work(id, Work::Head(head))
     }
 
+    /// A response's last commands at once: its head (unless sent), its
+    /// data and its end. One look for the front, one pass over what was
+    /// queued behind it and one wake-up, instead of one per command.
+    pub(crate) fn submit_last(
+        &mut self,
+        id: u64,
+        head: Option<HeadRef<'_>>,
+        data: Bytes,
+        trailers: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), WriteError> {
+        if self.gone {
+            return Err(WriteError::Closed);
+        }
+        if self.front_id() != Some(id) {
+            let slot = self.slot_mut(id).ok_or(WriteError::Closed)?;
+            if let Some(head) = head {
+                slot.queued.push(Cmd::Head(Box::new(OwnedHead::new(head))));
+            }
+            if !data.is_empty() {
+                slot.queued.push(Cmd::Data(data));
+            }
+            slot.queued.push(Cmd::End(trailers));
+            return Ok(());
+        }
+        let mut r = head.map_or(Ok(()), |head| self.send_head(head));
+        if r.is_ok() && !data.is_empty() {
+            r = self.execute(Cmd::Data(data));
+        }
+        if r.is_ok() {
+            r = self.execute(Cmd::End(trailers));
+        }
+        self.run_queued();
+        self.wake_driver();
+        r
+    }
+
     fn submit_work(&mut self, id: u64, work: Work<'_>) -> Result<(), WriteError> {
         if self.gone {
             return Err(WriteError::Closed);
@@ -432,14 +494,16 @@ impl Shared {
             && !close_delimited
             && !self.close_when_idle;
         // Formatted only when it will be sent.
-        let date = (send_date && !set.date).then(crate::date::http_date);
-        // The caller's fields, then Node's additions, borrowed: no copies.
-        // Filled in place: collecting builds the (large) vector elsewhere
-        // and copies it over.
-        let mut fields: SmallVec<[(&[u8], &[u8]); 8]> = SmallVec::new();
-        fields.extend(headers.iter_bytes());
+        let date = (send_date && !set.date).then(crate::date::http_date_line);
+        // The caller's lines, then Node's additions, all borrowed and
+        // already formatted: the head is a few copies of whole lines. The
+        // same fields as pairs go along for the framing checks.
+        let mut lines: SmallVec<[&[u8]; 4]> = SmallVec::new();
+        headers.lines_into(&mut lines);
+        let mut added: SmallVec<[(&[u8], &[u8]); 3]> = SmallVec::new();
         if let Some(date) = &date {
-            fields.push((b"Date", date));
+            lines.push(date);
+            added.push((b"Date", &date[6..date.len() - 2]));
         }
         if let Some(v) = set.connection {
             let says_close = v
@@ -447,22 +511,27 @@ impl Shared {
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
             keep_alive &= !says_close;
         } else if keep_alive {
-            fields.push((b"Connection", b"keep-alive"));
-            if let Some(value) = &self.keep_alive_value {
-                if !set.keep_alive {
-                    fields.push((b"Keep-Alive", value.as_bytes()));
+            added.push((b"Connection", b"keep-alive"));
+            let ka = &self.keep_alive_lines;
+            match ka.keep_alive_value() {
+                Some(value) if !set.keep_alive => {
+                    lines.push(ka.lines());
+                    added.push((b"Keep-Alive", value));
                 }
+                _ => lines.push(ka.connection_line()),
             }
         } else {
-            fields.push((b"Connection", b"close"));
+            lines.push(b"Connection: close\r\n");
+            added.push((b"Connection", b"close"));
         }
         if !keep_alive {
             self.conn.close_after_response();
         }
         // Every field was validated when it was set (ServerResponse) or is
         // one of the constants above.
+        let fields = headers.iter_bytes().chain(added.iter().copied());
         self.conn
-            .send_response_validated(status, reason, &fields, hint)
+            .send_response_lines(status, reason, &lines, fields, hint)
             .map_err(WriteError::Protocol)?;
         if let Some(front) = self.slots.front_mut() {
             front.head_sent = true;
@@ -483,15 +552,22 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
-    use super::KeepAliveValue;
+    use super::KeepAliveLines;
 
     #[test]
-    fn keep_alive_values() {
+    fn keep_alive_lines() {
         for secs in [0, 5, 65, 3600, u64::MAX] {
+            let lines = KeepAliveLines::new(Some(secs));
+            let value = format!("timeout={secs}");
             assert_eq!(
-                KeepAliveValue::new(secs).as_bytes(),
-                format!("timeout={secs}").as_bytes()
+                lines.lines(),
+                format!("Connection: keep-alive\r\nKeep-Alive: {value}\r\n").as_bytes()
             );
+            assert_eq!(lines.keep_alive_value(), Some(value.as_bytes()));
+            assert_eq!(lines.connection_line(), b"Connection: keep-alive\r\n");
         }
+        let none = KeepAliveLines::new(None);
+        assert_eq!(none.lines(), b"Connection: keep-alive\r\n");
+        assert_eq!(none.keep_alive_value(), None);
     }
 }
