@@ -96,12 +96,25 @@ impl OutgoingHeaders {
             name_len: fits(name.len()),
             value_len: fits(value.len()),
         };
-        fits(at + name.len() + value.len() + 4);
-        self.text.reserve(name.len() + value.len() + 4);
-        self.text.extend_from_slice(name);
-        self.text.extend_from_slice(b": ");
-        self.text.extend_from_slice(value);
-        self.text.extend_from_slice(b"\r\n");
+        let len = name.len() + value.len() + 4;
+        fits(at + len);
+        // A short line is put together on the stack and stored with one
+        // extend: each extend of the inline buffer costs several checks.
+        let mut line = [0u8; 64];
+        if len <= line.len() {
+            let (n, v) = (name.len(), value.len());
+            line[..n].copy_from_slice(name);
+            line[n..n + 2].copy_from_slice(b": ");
+            line[n + 2..n + 2 + v].copy_from_slice(value);
+            line[n + 2 + v..len].copy_from_slice(b"\r\n");
+            self.text.extend_from_slice(&line[..len]);
+        } else {
+            self.text.reserve(len);
+            self.text.extend_from_slice(name);
+            self.text.extend_from_slice(b": ");
+            self.text.extend_from_slice(value);
+            self.text.extend_from_slice(b"\r\n");
+        }
         field
     }
 
