@@ -480,15 +480,17 @@ fn start_connection<R: Runtime, T: Transport>(inner: &Arc<Inner>, rt: &R, io: T)
         .unwrap_or_else(|e| e.into_inner())
         .insert(id, shared);
     let inner = inner.clone();
-    let mut driver = Some(driver);
+    // Boxed once: the runtime moves a task's future several times on its
+    // way in and rewrites it whole when it finishes, and a driver is half
+    // a kilobyte (moving it cost more than this allocation).
+    let mut driver = Some(Box::new(driver));
     // A closure rather than an `async` block awaiting the driver: such a
-    // block would hold the driver twice over (as captured and as awaited),
-    // and the task cell would outgrow the allocator's fast sizes.
+    // block would hold the driver twice over (as captured and as awaited).
     rt.spawn(poll_fn(move |cx| {
         let Some(running) = driver.as_mut() else {
             return Poll::Ready(());
         };
-        if Pin::new(running).poll(cx).is_pending() {
+        if Pin::new(&mut **running).poll(cx).is_pending() {
             return Poll::Pending;
         }
         // Gone before the server hears of it: `close()` resolves with
