@@ -184,6 +184,15 @@ impl OutFacts {
                 self.te = Some(chunked_at.is_some());
             }
             10 | 16 if is_folded(name, b"connection") || is_folded(name, b"proxy-connection") => {
+                // The values a server sends itself, read whole.
+                if is_folded(value, b"keep-alive") {
+                    self.conn_keep_alive = true;
+                    return Ok(());
+                }
+                if is_folded(value, b"close") {
+                    self.conn_close = true;
+                    return Ok(());
+                }
                 for item in list_items(value) {
                     self.conn_close |= is_folded(item, b"close");
                     self.conn_keep_alive |= is_folded(item, b"keep-alive");

@@ -139,15 +139,36 @@ pub(crate) fn value_end(buf: &[u8], mut from: usize) -> usize {
 }
 
 /// The offset of the first byte at or after `from` that is not a token
-/// byte, or `buf.len()`. Eight table lookups are and-ed before one branch:
-/// names are short, and a branch per byte costs more than the lookups.
+/// byte, or `buf.len()`. Eight table lookups make a mask of the bytes that
+/// are not, read with one branch: names are short, and a branch per byte
+/// costs more than the lookups. The last few bytes of `buf` are read as the
+/// word ending there, overlapping bytes already passed (masked off).
 #[inline]
 pub(crate) fn token_end(buf: &[u8], mut from: usize) -> usize {
-    while let Some(chunk) = buf.get(from..from + 8) {
-        if !chunk.iter().fold(true, |all, &b| all & is_token(b)) {
-            break;
+    let not_token = |word: &[u8]| {
+        word.iter()
+            .enumerate()
+            .fold(0u32, |mask, (i, &b)| mask | u32::from(!is_token(b)) << i)
+    };
+    while let Some(word) = buf.get(from..from + 8) {
+        let mask = not_token(word);
+        if mask != 0 {
+            return from + mask.trailing_zeros() as usize;
         }
         from += 8;
+    }
+    if from >= buf.len() {
+        return buf.len();
+    }
+    if buf.len() >= 8 {
+        let start = buf.len() - 8;
+        // Bytes before `from` in this word were passed already.
+        let mask = not_token(&buf[start..]) & (u32::MAX << (from - start));
+        return if mask == 0 {
+            buf.len()
+        } else {
+            start + mask.trailing_zeros() as usize
+        };
     }
     while from < buf.len() && is_token(buf[from]) {
         from += 1;
@@ -213,6 +234,34 @@ pub(crate) fn is_valid_value(value: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The word-at-a-time scan finds what a byte-by-byte one finds, for
+    /// every length, start and position of a bad byte.
+    #[test]
+    fn token_end_matches_a_plain_scan() {
+        let plain = |buf: &[u8], from: usize| {
+            (from..buf.len())
+                .find(|&i| !is_token(buf[i]))
+                .unwrap_or(buf.len())
+        };
+        for len in 0..24 {
+            for bad_at in (0..len).map(Some).chain([None]) {
+                for bad in [b':', b' ', b'\r', 0x80, b'"'] {
+                    let mut buf = vec![b'a'; len];
+                    if let Some(at) = bad_at {
+                        buf[at] = bad;
+                    }
+                    for from in 0..=len {
+                        assert_eq!(
+                            token_end(&buf, from),
+                            plain(&buf, from),
+                            "len {len} bad {bad_at:?} from {from}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn folded_comparison_matches_ascii_case_folding_on_checked_text() {

@@ -745,7 +745,11 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
                 }
                 break;
             }
-            progress |= this.poll_timer(cx, &snap, now);
+            // A pass that made progress is followed by one more, which
+            // keeps the timer at the deadline the turn ends with.
+            if !progress {
+                progress = this.poll_timer(cx, &snap, now);
+            }
             if !progress {
                 this.last_snapshot = Some(snap);
                 return Poll::Pending;
