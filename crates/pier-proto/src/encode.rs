@@ -103,11 +103,20 @@ impl Transmit {
         self.queued_bytes + self.scratch.len()
     }
 
-    /// Moves every waiting buffer into `out`, in order.
-    pub(crate) fn drain_into(&mut self, out: &mut Vec<Bytes>) {
-        self.flush_scratch();
-        self.queued_bytes = 0;
-        out.extend(self.queue.drain(..));
+    /// Moves every waiting buffer into `out`, in order. What the scratch
+    /// buffer holds goes straight to `out`, not through the queue.
+    pub(crate) fn drain_into(&mut self, out: &mut impl Extend<Bytes>) {
+        if !self.queue.is_empty() {
+            self.queued_bytes = 0;
+            out.extend(self.queue.drain(..));
+        }
+        if !self.scratch.is_empty() {
+            self.grown = self.grown.max(self.scratch.capacity());
+            out.extend(Some(self.scratch.split().freeze()));
+        }
+        if std::mem::take(&mut self.release_when_taken) {
+            self.release();
+        }
     }
 
     pub(crate) fn pop(&mut self) -> Option<Bytes> {

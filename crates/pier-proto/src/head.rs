@@ -11,7 +11,7 @@ use crate::error::ErrorCode;
 use crate::fields::{field_error, parse_fields};
 use crate::headers::{Entries, Entry};
 use crate::method::{KnownMethod, Method, Version, RTSP_METHODS};
-use crate::syntax::{is_token, target_end};
+use crate::syntax::{target_end, token_end};
 
 /// Where and why parsing stopped: the code and the offset inside the buffer.
 pub(crate) type HeadError = (ErrorCode, usize);
@@ -223,9 +223,7 @@ fn parse_request_line_and_fields(
     let mut i = skip;
     let need_more = |i: usize| i >= buf.len();
     // Method.
-    while i < buf.len() && is_token(buf[i]) {
-        i += 1;
-    }
+    i = token_end(buf, i);
     if need_more(i) {
         check_method_prefix(&buf[skip..], skip, leniency)?;
         return partial(buf.len(), skip, limits);

@@ -656,7 +656,7 @@ impl ServerConn {
     }
 
     /// Moves every queued buffer into `out` (for vectored writes).
-    pub fn drain_transmit(&mut self, out: &mut Vec<Bytes>) {
+    pub fn drain_transmit(&mut self, out: &mut impl Extend<Bytes>) {
         self.out.tx.drain_into(out);
     }
 

@@ -464,9 +464,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
                 s.driver = Some(waker.clone());
             }
         }
-        while let Some(b) = s.conn.poll_transmit() {
-            self.out.push_back(b);
-        }
+        s.conn.drain_transmit(&mut self.out);
         s.unsent = self.out.iter().map(Bytes::len).sum::<usize>();
         if s.unsent <= s.high_water_mark && !s.writers.is_empty() {
             for w in s.writers.drain(..) {
