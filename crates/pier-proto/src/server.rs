@@ -15,7 +15,7 @@ use crate::message::RequestHead;
 use crate::method::Version;
 use crate::timer::{earliest, Deadline};
 use bytes::{BufMut, Bytes, BytesMut};
-use std::collections::VecDeque;
+use smallvec::SmallVec;
 use std::time::Instant;
 
 /// Requests parsed ahead of their responses, at most. Past this the
@@ -75,7 +75,10 @@ pub struct ServerConn {
     input: Inbound,
     read: Read,
     error: Option<ParseError>,
-    pending: VecDeque<Pending>,
+    /// Inline for the usual one or two: a connection that serves one
+    /// request allocates nothing for it (at most `MAX_PIPELINED`, so taking
+    /// from the front shifts little).
+    pending: SmallVec<[Pending; 2]>,
     /// Requests whose head has been parsed but whose body has not ended;
     /// always the back of `pending` when set.
     reading_body: bool,
@@ -102,7 +105,7 @@ impl ServerConn {
             input: Inbound::default(),
             read: Read::Head,
             error: None,
-            pending: VecDeque::new(),
+            pending: SmallVec::new(),
             reading_body: false,
             out: Outbound::default(),
             close_after_response: false,
@@ -291,7 +294,7 @@ impl ServerConn {
         head.headers.set_backing(self.input.split_to(len));
         self.requests += 1;
         self.head_deadline = Deadline::Off;
-        self.pending.push_back(Pending {
+        self.pending.push(Pending {
             head: head.method.is_head(),
             version: head.version,
             keep_alive: head.keep_alive,
@@ -317,7 +320,7 @@ impl ServerConn {
     fn request_ended(&mut self, trailers: Trailers) -> Event {
         self.reading_body = false;
         self.request_deadline = Deadline::Off;
-        let keep_alive = match self.pending.back_mut() {
+        let keep_alive = match self.pending.last_mut() {
             Some(p) => {
                 p.body_done = true;
                 p.keep_alive
@@ -400,7 +403,7 @@ impl ServerConn {
     /// still turn it off). Runtimes use it to pick `Connection: keep-alive`
     /// or `close`.
     pub fn response_keep_alive(&self) -> bool {
-        match self.pending.front() {
+        match self.pending.first() {
             Some(p) => {
                 // A body the client may still send after an unanswered
                 // `Expect: 100-continue` leaves the stream ambiguous.
@@ -421,7 +424,7 @@ impl ServerConn {
     /// Sends `100 Continue` for the oldest unanswered request.
     pub fn send_continue(&mut self) -> Result<(), LocalError> {
         self.send_informational(100, b"", &[] as &[(&str, &str)])?;
-        if let Some(p) = self.pending.front_mut() {
+        if let Some(p) = self.pending.first_mut() {
             p.sent_continue = true;
         }
         Ok(())
@@ -535,7 +538,7 @@ impl ServerConn {
         write_fields: impl FnOnce(&mut BytesMut) -> Result<OutFacts, LocalError>,
     ) -> Result<Encoder, LocalError> {
         crate::encode::check_reason(reason)?;
-        let p = *self.pending.front().ok_or(LocalError::WrongState)?;
+        let p = *self.pending.first().ok_or(LocalError::WrongState)?;
         let tx = &mut self.out.tx;
         tx.reserve(64 + reason.len() + fields_room);
         let mark = tx.scratch.len();
@@ -628,7 +631,9 @@ impl ServerConn {
         trailers: &[(N, V)],
     ) -> Result<(), LocalError> {
         self.out.send_end(trailers)?;
-        self.pending.pop_front();
+        if !self.pending.is_empty() {
+            self.pending.remove(0);
+        }
         if self.close_after_response {
             self.closing = true;
             self.stop_timers();

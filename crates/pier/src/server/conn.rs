@@ -55,7 +55,9 @@ pub(crate) struct Driver<R: Runtime, T: Transport> {
     shared: SharedRef,
     server: Arc<Inner>,
     peer: Option<PeerAddr>,
-    tasks: Vec<BoxFuture>,
+    /// Handlers still running (inline for one: most finish in their first
+    /// poll, and a connection serving one request allocates nothing here).
+    tasks: SmallVec<[BoxFuture; 1]>,
     body: Option<BodySender>,
     /// Body bytes nobody reads, counted to bound the draining.
     unread: u64,
@@ -176,7 +178,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             shared: shared.clone(),
             server,
             peer,
-            tasks: Vec::new(),
+            tasks: SmallVec::new(),
             body: None,
             unread: 0,
             unread_overflow: false,
@@ -233,7 +235,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     /// (A function of the task list alone, so the handler table can stay
     /// borrowed from the server meanwhile.)
     fn start_handler(
-        tasks: &mut Vec<BoxFuture>,
+        tasks: &mut SmallVec<[BoxFuture; 1]>,
         f: &Arc<RequestFn>,
         req: IncomingMessage,
         res: ServerResponse,

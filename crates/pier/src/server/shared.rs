@@ -7,7 +7,6 @@ use bytes::Bytes;
 use pier_proto::{BodyHint, LocalError, RequestHead, ServerConn, Version};
 use smallvec::SmallVec;
 use std::cell::Cell;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
@@ -127,7 +126,9 @@ pub(crate) struct Slot {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) conn: ServerConn,
-    slots: VecDeque<Slot>,
+    /// Owed responses, oldest first (inline for one: a connection serving
+    /// one request allocates nothing here).
+    slots: SmallVec<[Slot; 1]>,
     next_id: u64,
     pub(crate) driver: Option<Waker>,
     pub(crate) writers: Vec<Waker>,
@@ -279,7 +280,7 @@ impl Shared {
             touched: Arc::new(AtomicBool::new(false)),
             request_is_last: false,
             conn,
-            slots: VecDeque::new(),
+            slots: SmallVec::new(),
             next_id: 0,
             driver: None,
             writers: Vec::new(),
@@ -341,7 +342,7 @@ impl Shared {
     fn open_slot(&mut self, version: Version, last_allowed: bool) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        self.slots.push_back(Slot {
+        self.slots.push(Slot {
             id,
             version,
             queued: Vec::new(),
@@ -353,7 +354,7 @@ impl Shared {
     }
 
     pub(crate) fn front_id(&self) -> Option<u64> {
-        self.slots.front().map(|s| s.id)
+        self.slots.first().map(|s| s.id)
     }
 
     pub(crate) fn owed(&self) -> usize {
@@ -362,7 +363,7 @@ impl Shared {
 
     /// Whether the response being written (if any) has sent its head.
     pub(crate) fn front_head_sent(&self) -> bool {
-        self.slots.front().is_some_and(|s| s.head_sent)
+        self.slots.first().is_some_and(|s| s.head_sent)
     }
 
     fn slot_mut(&mut self, id: u64) -> Option<&mut Slot> {
@@ -439,7 +440,7 @@ impl Shared {
 
     /// Applies the queued commands of responses that reached the front.
     fn run_queued(&mut self) {
-        while let Some(front) = self.slots.front_mut() {
+        while let Some(front) = self.slots.first_mut() {
             if front.queued.is_empty() {
                 return;
             }
@@ -464,7 +465,9 @@ impl Shared {
                 self.conn
                     .send_end_with_trailers(&trailers)
                     .map_err(WriteError::Protocol)?;
-                self.slots.pop_front();
+                if !self.slots.is_empty() {
+                    self.slots.remove(0);
+                }
                 Ok(())
             }
             Cmd::Continue => self.conn.send_continue().map_err(WriteError::Protocol),
@@ -483,7 +486,7 @@ impl Shared {
             hint,
             send_date,
         } = head;
-        let slot = self.slots.front().ok_or(WriteError::Closed)?;
+        let slot = self.slots.first().ok_or(WriteError::Closed)?;
         let set = SetByUser::of(headers);
         let user_framing = set.framing;
         // An HTTP/1.0 peer cannot get chunked: a streamed body ends at close.
@@ -533,7 +536,7 @@ impl Shared {
         self.conn
             .send_response_lines(status, reason, &lines, fields, hint)
             .map_err(WriteError::Protocol)?;
-        if let Some(front) = self.slots.front_mut() {
+        if let Some(front) = self.slots.first_mut() {
             front.head_sent = true;
             front.closes = !keep_alive;
         }
