@@ -4,7 +4,8 @@ use crate::chunked::Decoded;
 use crate::config::ClientConfig;
 use crate::conn::{BodyDecoder, Inbound, Outbound};
 use crate::encode::{
-    check_method, check_target, fields_len, put_decimal, write_fields, BodyHint, Checked, Encoder,
+    check_method, check_target, fields_len, put_content_length, write_fields, BodyHint, Checked,
+    Encoder,
 };
 use crate::error::{ErrorCode, LocalError, ParseError};
 use crate::event::Event;
@@ -145,9 +146,7 @@ impl ClientConn {
                     Encoder::NoBody
                 }
                 BodyHint::Length(n) => {
-                    tx.scratch.put_slice(b"Content-Length: ");
-                    put_decimal(&mut tx.scratch, n);
-                    tx.scratch.put_slice(b"\r\n");
+                    put_content_length(&mut tx.scratch, n);
                     Encoder::Length(n)
                 }
                 BodyHint::Streaming => {

@@ -295,6 +295,26 @@ pub(crate) fn fields_len<N: AsRef<[u8]>, V: AsRef<[u8]>>(fields: &[(N, V)]) -> u
         .sum()
 }
 
+/// Writes `Content-Length: n\r\n` with one copy.
+pub(crate) fn put_content_length(out: &mut BytesMut, mut n: u64) {
+    const PREFIX: &[u8] = b"Content-Length: ";
+    // The prefix, at most 20 digits, CRLF.
+    let mut line = [0u8; 16 + 20 + 2];
+    let mut at = line.len() - 2;
+    line[at..].copy_from_slice(b"\r\n");
+    loop {
+        at -= 1;
+        line[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    at -= PREFIX.len();
+    line[at..at + PREFIX.len()].copy_from_slice(PREFIX);
+    out.put_slice(&line[at..]);
+}
+
 /// Writes a decimal number.
 pub(crate) fn put_decimal(out: &mut BytesMut, mut n: u64) {
     let mut tmp = [0u8; 20];

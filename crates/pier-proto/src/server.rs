@@ -4,7 +4,8 @@ use crate::chunked::Decoded;
 use crate::config::ServerConfig;
 use crate::conn::{BodyDecoder, Inbound, Outbound};
 use crate::encode::{
-    fields_len, put_decimal, reason_phrase, write_fields, BodyHint, Checked, Encoder, OutFacts,
+    fields_len, put_content_length, put_decimal, reason_phrase, write_fields, BodyHint, Checked,
+    Encoder, OutFacts,
 };
 use crate::error::{ErrorCode, LocalError, ParseError};
 use crate::event::Event;
@@ -543,21 +544,31 @@ impl ServerConn {
         tx.reserve(64 + reason.len() + fields_room);
         let mark = tx.scratch.len();
         let out = &mut tx.scratch;
-        // Every status is three digits (checked by the callers).
-        let digits = [
-            b'0' + (status / 100 % 10) as u8,
-            b'0' + (status / 10 % 10) as u8,
-            b'0' + (status % 10) as u8,
-        ];
-        out.put_slice(b"HTTP/1.1 ");
-        out.put_slice(&digits);
-        out.put_u8(b' ');
-        if reason.is_empty() {
-            out.put_slice(reason_phrase(status).unwrap_or("unknown").as_bytes());
+        // The whole status line is put together on the stack and written
+        // with one copy (every status is three digits: the callers check).
+        let phrase = if reason.is_empty() {
+            reason_phrase(status).unwrap_or("unknown").as_bytes()
         } else {
-            out.put_slice(reason);
+            reason
+        };
+        let mut line = [0u8; 64];
+        let len = 9 + 3 + 1 + phrase.len() + 2;
+        if len <= line.len() {
+            line[..9].copy_from_slice(b"HTTP/1.1 ");
+            line[9] = b'0' + (status / 100 % 10) as u8;
+            line[10] = b'0' + (status / 10 % 10) as u8;
+            line[11] = b'0' + (status % 10) as u8;
+            line[12] = b' ';
+            line[13..13 + phrase.len()].copy_from_slice(phrase);
+            line[len - 2..len].copy_from_slice(b"\r\n");
+            out.put_slice(&line[..len]);
+        } else {
+            out.put_slice(b"HTTP/1.1 ");
+            put_decimal(out, u64::from(status));
+            out.put_u8(b' ');
+            out.put_slice(phrase);
+            out.put_slice(b"\r\n");
         }
-        out.put_slice(b"\r\n");
         let facts = match write_fields(out) {
             Ok(f) => f,
             Err(e) => {
@@ -591,9 +602,7 @@ impl ServerConn {
                     Encoder::NoBody
                 }
                 BodyHint::Length(n) => {
-                    tx.scratch.put_slice(b"Content-Length: ");
-                    put_decimal(&mut tx.scratch, n);
-                    tx.scratch.put_slice(b"\r\n");
+                    put_content_length(&mut tx.scratch, n);
                     Encoder::Length(n)
                 }
                 BodyHint::Streaming if p.version.at_least_1_1() => {

@@ -746,3 +746,36 @@ fn small_bodies_join_their_head_and_large_ones_are_not_copied() {
     assert_eq!(bufs.len(), 1, "head, chunk and last chunk in one buffer");
     assert!(bufs[0].ends_with(b"\r\n\r\na\r\nbbbbbbbbbb\r\n0\r\n\r\n"));
 }
+
+/// The status line and `Content-Length` come out the same whatever the
+/// reason's length (short ones are put together on the stack).
+#[test]
+fn status_lines_and_lengths_of_every_size() {
+    for (reason, length) in [
+        ("", 0u64),
+        ("", 13),
+        ("Fine", 9),
+        (&*"r".repeat(51), 1 << 20),
+        (&*"r".repeat(52), u64::MAX),
+        (&*"r".repeat(300), 7),
+    ] {
+        let mut s = ServerConn::new(ServerConfig::default());
+        s.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        let _ = events(&mut s);
+        s.send_response(
+            299,
+            reason.as_bytes(),
+            &[] as &[(&str, &str)],
+            BodyHint::Length(length),
+        )
+        .unwrap();
+        let wire = String::from_utf8(drain(&mut s)).unwrap();
+        let phrase = if reason.is_empty() { "unknown" } else { reason };
+        let want = if length == 0 {
+            format!("HTTP/1.1 299 {phrase}\r\nContent-Length: 0\r\n\r\n")
+        } else {
+            format!("HTTP/1.1 299 {phrase}\r\nContent-Length: {length}\r\n\r\n")
+        };
+        assert_eq!(wire, want);
+    }
+}
