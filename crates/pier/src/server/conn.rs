@@ -3,12 +3,13 @@
 //! the handlers in place (no task per request), writes responses in order,
 //! and keeps the one timer the protocol asks for.
 
+use super::handler::{keep_spare, HandlerTask, RequestFn};
 use super::shared::{lock, Driving, Opened, Shared, SharedRef};
-use super::{ClientError, Inner, RequestFn, ServerResponse, Upgraded};
+use super::{ClientError, Inner, ServerResponse, Upgraded};
 use crate::body::{self, BodyError, BodySender};
 use crate::incoming::IncomingMessage;
 use crate::lazy_timer::{Fired, LazyTimer};
-use crate::runtime::{BoxFuture, PeerAddr, Runtime, Transport};
+use crate::runtime::{PeerAddr, Runtime, Transport};
 use crate::write::{with_read_scratch, READ_CHUNK};
 use bytes::Bytes;
 use pier_proto::{
@@ -57,7 +58,9 @@ pub(crate) struct Driver<R: Runtime, T: Transport> {
     peer: Option<PeerAddr>,
     /// Handlers still running (inline for one: most finish in their first
     /// poll, and a connection serving one request allocates nothing here).
-    tasks: SmallVec<[BoxFuture; 1]>,
+    tasks: SmallVec<[HandlerTask; 1]>,
+    /// A finished handler's storage, for the next request's future.
+    spare_task: Option<HandlerTask>,
     body: Option<BodySender>,
     /// Body bytes nobody reads, counted to bound the draining.
     unread: u64,
@@ -179,6 +182,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             server,
             peer,
             tasks: SmallVec::new(),
+            spare_task: None,
             body: None,
             unread: 0,
             unread_overflow: false,
@@ -208,11 +212,12 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         let mut progress = false;
         let mut i = 0;
         while i < self.tasks.len() {
-            let polled = catch_unwind(AssertUnwindSafe(|| self.tasks[i].as_mut().poll(cx)));
+            let polled = catch_unwind(AssertUnwindSafe(|| self.tasks[i].as_mut().poll_slot(cx)));
             match polled {
                 Ok(Poll::Pending) => i += 1,
                 Ok(Poll::Ready(())) => {
-                    drop(self.tasks.swap_remove(i));
+                    // The future is gone; its storage serves the next one.
+                    keep_spare(&mut self.spare_task, self.tasks.swap_remove(i));
                     progress = true;
                 }
                 Err(_) => {
@@ -232,15 +237,16 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     /// in the call itself is caught like one in the future: otherwise it
     /// would unwind through this task and leave the connection registered
     /// with the server for ever (and `close()` waiting on it).
-    /// (A function of the task list alone, so the handler table can stay
-    /// borrowed from the server meanwhile.)
+    /// The future goes into the spare slot when it fits there.
+    /// (A function of the task list and spare alone, so the handler table
+    /// can stay borrowed from the server meanwhile.)
     fn start_handler(
-        tasks: &mut SmallVec<[BoxFuture; 1]>,
+        (tasks, spare): (&mut SmallVec<[HandlerTask; 1]>, &mut Option<HandlerTask>),
         f: &Arc<RequestFn>,
         req: IncomingMessage,
         res: ServerResponse,
     ) {
-        match catch_unwind(AssertUnwindSafe(|| f(req, res))) {
+        match catch_unwind(AssertUnwindSafe(|| f(req, res, spare))) {
             // Counted in the shared state at the next snapshot.
             Ok(fut) => tasks.push(fut),
             // The response, dropped in the unwind, has become a 500.
@@ -375,22 +381,36 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         }
         match expect {
             Expectation::Continue => match &handlers.check_continue {
-                Some(f) => Self::start_handler(&mut self.tasks, f, req, res),
+                Some(f) => {
+                    Self::start_handler((&mut self.tasks, &mut self.spare_task), f, req, res)
+                }
                 None => {
                     // node: S5
                     let _ = res.write_continue();
-                    Self::start_handler(&mut self.tasks, &handlers.request, req, res);
+                    Self::start_handler(
+                        (&mut self.tasks, &mut self.spare_task),
+                        &handlers.request,
+                        req,
+                        res,
+                    );
                 }
             },
             Expectation::Other => match &handlers.check_expectation {
-                Some(f) => Self::start_handler(&mut self.tasks, f, req, res),
+                Some(f) => {
+                    Self::start_handler((&mut self.tasks, &mut self.spare_task), f, req, res)
+                }
                 None => {
                     // node: S6
                     res.status_code = 417;
                     let _ = res.end_now(Bytes::new());
                 }
             },
-            Expectation::None => Self::start_handler(&mut self.tasks, &handlers.request, req, res),
+            Expectation::None => Self::start_handler(
+                (&mut self.tasks, &mut self.spare_task),
+                &handlers.request,
+                req,
+                res,
+            ),
         }
     }
 

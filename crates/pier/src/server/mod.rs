@@ -1,6 +1,7 @@
 //! Node's `http.Server`: options, event handlers, listening, closing.
 
 mod conn;
+mod handler;
 mod listen;
 mod options;
 mod response;
@@ -26,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-type RequestFn = dyn Fn(IncomingMessage, ServerResponse) -> BoxFuture + Send + Sync;
+use handler::RequestFn;
 type HandOffFn = dyn Fn(IncomingMessage, Upgraded, Bytes) -> BoxFuture + Send + Sync;
 type ClientErrorFn = dyn Fn(&ClientError) -> Option<Bytes> + Send + Sync;
 type PeerFn = dyn Fn(Option<&PeerAddr>) + Send + Sync;
@@ -164,7 +165,7 @@ impl<R: Runtime> Server<R> {
             rt,
             options: ServerOptions::default(),
             handlers: Handlers {
-                request: Arc::new(move |req, res| Box::pin(handler(req, res))),
+                request: handler::erase(handler),
                 check_continue: None,
                 check_expectation: None,
                 client_error: None,
@@ -202,7 +203,7 @@ impl<R: Runtime> Server<R> {
         F: Fn(IncomingMessage, ServerResponse) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.handlers.check_continue = Some(Arc::new(move |q, s| Box::pin(f(q, s))));
+        self.handlers.check_continue = Some(handler::erase(f));
         self
     }
 
@@ -212,7 +213,7 @@ impl<R: Runtime> Server<R> {
         F: Fn(IncomingMessage, ServerResponse) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.handlers.check_expectation = Some(Arc::new(move |q, s| Box::pin(f(q, s))));
+        self.handlers.check_expectation = Some(handler::erase(f));
         self
     }
 
