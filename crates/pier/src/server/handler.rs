@@ -72,10 +72,11 @@ where
 {
     Arc::new(move |req, res, spare| {
         let mut fresh = Some(handler(req, res));
-        if let Some(mut slot) = spare.take() {
+        if let Some(slot) = spare {
             if slot.as_mut().refill(&mut fresh) {
-                return slot;
+                return spare.take().expect("just used");
             }
+            // Another handler's: left for that one.
         }
         Box::pin(fresh)
     })
@@ -99,37 +100,59 @@ mod tests {
             .poll_slot(&mut Context::from_waker(Waker::noop()))
     }
 
-    /// A finished future's box takes the next future of its type; one of
-    /// another type gets a box of its own and leaves the spare alone.
+    fn request() -> (IncomingMessage, ServerResponse) {
+        let shared = super::super::shared::Shared::new(
+            pier_proto::ServerConn::new(pier_proto::ServerConfig::default()),
+            None,
+            1 << 14,
+            0,
+            false,
+        );
+        let req = IncomingMessage::new(Box::default(), crate::body::Body::empty(), None);
+        let res = ServerResponse::new(Arc::new(std::sync::Mutex::new(shared)), 0);
+        (req, res)
+    }
+
+    fn address(task: &HandlerTask) -> *const u8 {
+        &**task as *const dyn FutureSlot as *const u8
+    }
+
+    /// A finished future's box takes the next future of its handler; a
+    /// handler of another type gets a box of its own and leaves the spare
+    /// to the first.
     #[test]
     fn slots_are_reused_for_futures_of_their_type() {
         let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = runs.clone();
-        let make = move || {
+        let counting = erase(move |_req, _res| {
             let counter = counter.clone();
             async move {
                 counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
-        };
-        let mut first: HandlerTask = Box::pin(Some(make()));
+        });
+        let other = erase(|_req, _res| async {});
+        let mut spare = None;
+
+        let (req, res) = request();
+        let mut first = counting(req, res, &mut spare);
         assert_eq!(poll(&mut first), Poll::Ready(()));
         // Empty now: polling again does nothing.
         assert_eq!(poll(&mut first), Poll::Ready(()));
-        let at = &*first as *const dyn FutureSlot as *const u8;
-
-        let mut spare = None;
+        let at = address(&first);
         keep_spare(&mut spare, first);
-        let mut slot = spare.take().expect("kept");
-        let mut fresh = Some(make());
-        assert!(slot.as_mut().refill(&mut fresh));
-        assert!(fresh.is_none(), "moved into the slot");
-        assert_eq!(&*slot as *const dyn FutureSlot as *const u8, at);
-        assert_eq!(poll(&mut slot), Poll::Ready(()));
-        assert_eq!(runs.load(std::sync::atomic::Ordering::Relaxed), 2);
 
-        let mut other = Some(async {});
-        assert!(!slot.as_mut().refill(&mut other));
-        assert!(other.is_some(), "left where it was");
+        let (req, res) = request();
+        let mut elsewhere = other(req, res, &mut spare);
+        assert_ne!(address(&elsewhere), at);
+        assert!(spare.is_some(), "the spare is left to its own handler");
+        assert_eq!(poll(&mut elsewhere), Poll::Ready(()));
+
+        let (req, res) = request();
+        let mut second = counting(req, res, &mut spare);
+        assert!(spare.is_none(), "taken");
+        assert_eq!(address(&second), at, "the same box");
+        assert_eq!(poll(&mut second), Poll::Ready(()));
+        assert_eq!(runs.load(std::sync::atomic::Ordering::Relaxed), 2);
     }
 
     /// A large future's slot is not kept.
