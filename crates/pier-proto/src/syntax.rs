@@ -139,36 +139,22 @@ pub(crate) fn value_end(buf: &[u8], mut from: usize) -> usize {
 }
 
 /// The offset of the first byte at or after `from` that is not a token
-/// byte, or `buf.len()`. Eight table lookups make a mask of the bytes that
-/// are not, read with one branch: names are short, and a branch per byte
-/// costs more than the lookups. The last few bytes of `buf` are read as the
-/// word ending there, overlapping bytes already passed (masked off).
+/// byte, or `buf.len()`. Eight table lookups are and-ed before one branch:
+/// names are short, and a branch per byte costs more than the lookups. The
+/// last few bytes of `buf` are checked as the word ending there (bytes
+/// already passed included: they are tokens too, or the bytes are scanned
+/// one by one).
 #[inline]
 pub(crate) fn token_end(buf: &[u8], mut from: usize) -> usize {
-    let not_token = |word: &[u8]| {
-        word.iter()
-            .enumerate()
-            .fold(0u32, |mask, (i, &b)| mask | u32::from(!is_token(b)) << i)
-    };
+    let all_tokens = |word: &[u8]| word.iter().fold(true, |all, &b| all & is_token(b));
     while let Some(word) = buf.get(from..from + 8) {
-        let mask = not_token(word);
-        if mask != 0 {
-            return from + mask.trailing_zeros() as usize;
+        if !all_tokens(word) {
+            break;
         }
         from += 8;
     }
-    if from >= buf.len() {
+    if buf.len() >= 8 && buf.len() - from < 8 && all_tokens(&buf[buf.len() - 8..]) {
         return buf.len();
-    }
-    if buf.len() >= 8 {
-        let start = buf.len() - 8;
-        // Bytes before `from` in this word were passed already.
-        let mask = not_token(&buf[start..]) & (u32::MAX << (from - start));
-        return if mask == 0 {
-            buf.len()
-        } else {
-            start + mask.trailing_zeros() as usize
-        };
     }
     while from < buf.len() && is_token(buf[from]) {
         from += 1;
