@@ -1794,6 +1794,50 @@ async fn trailers_follow_a_chunked_body() {
     p.assert_open().await;
 }
 
+#[tokio::test]
+async fn trailers_on_a_response_with_a_length_are_dropped() {
+    // Node sends trailers on chunked responses only; with Content-Length
+    // they are dropped and the response ends normally (checked with node).
+    let (_server, addr) = start(options(), |_req, mut res: ServerResponse| async move {
+        res.add_trailers(&[("X-T", "1")]).unwrap();
+        // Framing fields never make it into trailers.
+        assert!(res.add_trailers(&[("Content-Length", "1")]).is_err());
+        res.set_header("Content-Length", "3").unwrap();
+        res.end("abc").await.unwrap();
+    })
+    .await;
+    let mut p = Peer::connect(addr).await;
+    for _ in 0..2 {
+        p.send(get("/")).await;
+        assert_eq!(
+            p.response().await,
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nDate: X\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nabc"
+        );
+    }
+    p.assert_open().await;
+}
+
+#[tokio::test]
+async fn a_body_short_of_its_content_length_ends_the_connection() {
+    // The head promised ten bytes and `end` brought three: the response can
+    // never end. Node leaves such a connection to its idle timer; Pier
+    // closes it once the bytes are out instead of owing the response for
+    // ever (Pier's keep-alive timer does not run while a response is owed).
+    let (_server, addr) = start(options(), |_req, mut res: ServerResponse| async move {
+        res.set_header("Content-Length", "10").unwrap();
+        assert!(res.end("abc").await.is_err());
+    })
+    .await;
+    let mut p = Peer::connect(addr).await;
+    p.send(get("/")).await;
+    let (got, closed) = p.read_for(PATIENCE).await;
+    assert_eq!(
+        got,
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nDate: X\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nabc"
+    );
+    assert!(closed, "the connection was left open");
+}
+
 // ----- bodies nobody reads -----
 
 /// Answers at once without reading the body; `/evil` must never be asked.

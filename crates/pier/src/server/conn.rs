@@ -664,10 +664,12 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     }
 
     fn ready_to_hand_off(&self) -> bool {
-        self.hand_off.is_some()
-            && self.hand_off_bytes.is_some()
-            && self.out.is_empty()
-            && lock(&self.shared).owed() == 0
+        self.hand_off.is_some() && self.hand_off_bytes.is_some() && self.out.is_empty() && {
+            // A response finished since the last look (by a handler on
+            // another thread) still has its bytes in the protocol core.
+            let s = lock(&self.shared);
+            s.owed() == 0 && s.conn.pending_transmit() == 0
+        }
     }
 
     fn hand_off(&mut self) {

@@ -209,6 +209,14 @@ impl ServerResponse {
     ) -> Result<(), WriteError> {
         for (n, v) in trailers {
             validate_field(n.as_ref().as_bytes(), v.as_ref()).map_err(WriteError::Protocol)?;
+            // A framing field in a trailer would re-frame the message for
+            // some peers: refused here, when the caller can still react.
+            let name = n.as_ref();
+            if name.eq_ignore_ascii_case("content-length")
+                || name.eq_ignore_ascii_case("transfer-encoding")
+            {
+                return Err(WriteError::Protocol(LocalError::TrailersNotAllowed));
+            }
             self.trailers
                 .push((n.as_ref().to_string(), v.as_ref().to_vec()));
         }

@@ -462,9 +462,21 @@ impl Shared {
                 r => r.map_err(WriteError::Protocol),
             },
             Cmd::End(trailers) => {
-                self.conn
-                    .send_end_with_trailers(&trailers)
-                    .map_err(WriteError::Protocol)?;
+                let ended = match self.conn.send_end_with_trailers(&trailers) {
+                    // Node sends trailers on chunked responses only, and
+                    // drops them quietly elsewhere (framing fields never
+                    // get this far: `add_trailers` refuses them).
+                    Err(LocalError::TrailersNotAllowed) => self.conn.send_end(),
+                    r => r,
+                };
+                if let Err(e) = ended {
+                    // The head promised more body than came (a
+                    // Content-Length the data fell short of): the response
+                    // can never end, so the connection ends instead of
+                    // waiting for it for ever.
+                    self.destroy = true;
+                    return Err(WriteError::Protocol(e));
+                }
                 if !self.slots.is_empty() {
                     self.slots.remove(0);
                 }
