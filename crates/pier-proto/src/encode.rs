@@ -490,3 +490,51 @@ pub fn reason_phrase(status: u16) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message that grew the scratch buffer past what an idle connection
+    /// keeps frees it once its bytes are taken, even when the message ended
+    /// (and asked for the release) before they were; a small one keeps it.
+    #[test]
+    fn a_grown_scratch_buffer_is_freed_once_its_bytes_are_taken() {
+        for (len, freed) in [(10_000, true), (100, false)] {
+            let mut tx = Transmit::default();
+            // Room to spare: the buffer keeps capacity after its bytes go.
+            tx.reserve(2 * len);
+            tx.scratch.put_slice(&vec![b'h'; len]);
+            tx.release(); // the message ended; its bytes still wait
+            assert_eq!(tx.pending(), len);
+            let mut out: Vec<Bytes> = Vec::new();
+            tx.drain_into(&mut out);
+            assert_eq!(out.concat().len(), len);
+            assert_eq!(tx.pending(), 0);
+            assert_eq!(tx.scratch.capacity() == 0, freed, "len {len}");
+        }
+    }
+
+    /// Buffers leave in the order they were written, whether copied into
+    /// the scratch buffer or queued as they are.
+    #[test]
+    fn small_and_large_bodies_keep_their_order() {
+        let mut tx = Transmit::default();
+        let large = Bytes::from(vec![b'L'; COPIED_BODY_MAX + 1]);
+        tx.scratch.put_slice(b"head;");
+        tx.push(Bytes::from_static(b"small;"));
+        tx.push(large.clone());
+        tx.scratch.put_slice(b"tail;");
+        tx.push(Bytes::from_static(b"end"));
+        assert_eq!(tx.pending(), 5 + 6 + large.len() + 5 + 3);
+        let mut popped = Vec::new();
+        while let Some(b) = tx.pop() {
+            popped.push(b);
+        }
+        assert_eq!(popped.len(), 3, "head and small, large, tail and end");
+        assert_eq!(&popped[0][..], b"head;small;");
+        assert_eq!(popped[1], large);
+        assert_eq!(&popped[2][..], b"tail;end");
+        assert_eq!(tx.pending(), 0);
+    }
+}
