@@ -8,7 +8,7 @@
 
 use crate::chunked::size_line;
 use crate::error::LocalError;
-use crate::framing::parse_content_length;
+use crate::framing::{connection_tokens, parse_content_length};
 use crate::syntax::{
     is_folded, is_outgoing_target_byte, is_token, is_valid_name, is_valid_value, list_items,
 };
@@ -193,19 +193,9 @@ impl OutFacts {
                 self.te = Some(chunked_at.is_some());
             }
             10 | 16 if is_folded(name, b"connection") || is_folded(name, b"proxy-connection") => {
-                // The values a server sends itself, read whole.
-                if is_folded(value, b"keep-alive") {
-                    self.conn_keep_alive = true;
-                    return Ok(());
-                }
-                if is_folded(value, b"close") {
-                    self.conn_close = true;
-                    return Ok(());
-                }
-                for item in list_items(value) {
-                    self.conn_close |= is_folded(item, b"close");
-                    self.conn_keep_alive |= is_folded(item, b"keep-alive");
-                }
+                let t = connection_tokens(value);
+                self.conn_close |= t.close;
+                self.conn_keep_alive |= t.keep_alive;
             }
             _ => {}
         }
@@ -295,39 +285,37 @@ pub(crate) fn fields_len<N: AsRef<[u8]>, V: AsRef<[u8]>>(fields: &[(N, V)]) -> u
         .sum()
 }
 
+/// Writes `n` in decimal so that it ends where `buf` ends (which has room
+/// for 20 digits); returns where it starts.
+fn digits_ending(buf: &mut [u8], mut n: u64) -> usize {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return at;
+        }
+    }
+}
+
 /// Writes `Content-Length: n\r\n` with one copy.
-pub(crate) fn put_content_length(out: &mut BytesMut, mut n: u64) {
+pub(crate) fn put_content_length(out: &mut BytesMut, n: u64) {
     const PREFIX: &[u8] = b"Content-Length: ";
     // The prefix, at most 20 digits, CRLF.
     let mut line = [0u8; 16 + 20 + 2];
-    let mut at = line.len() - 2;
-    line[at..].copy_from_slice(b"\r\n");
-    loop {
-        at -= 1;
-        line[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    at -= PREFIX.len();
+    let crlf = line.len() - 2;
+    line[crlf..].copy_from_slice(b"\r\n");
+    let at = digits_ending(&mut line[..crlf], n) - PREFIX.len();
     line[at..at + PREFIX.len()].copy_from_slice(PREFIX);
     out.put_slice(&line[at..]);
 }
 
 /// Writes a decimal number.
-pub(crate) fn put_decimal(out: &mut BytesMut, mut n: u64) {
+pub(crate) fn put_decimal(out: &mut BytesMut, n: u64) {
     let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.put_slice(&tmp[i..]);
+    let at = digits_ending(&mut tmp, n);
+    out.put_slice(&tmp[at..]);
 }
 
 /// A method must be a token.

@@ -201,25 +201,41 @@ pub(crate) fn scan(buf: &[u8], entries: &Entries) -> Result<FieldFacts, HeadErro
     Ok(f)
 }
 
-fn note_connection(f: &mut FieldFacts, value: &[u8]) {
+/// The tokens of a `Connection` (or `Proxy-Connection`) value that matter.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct ConnectionTokens {
+    pub(crate) close: bool,
+    pub(crate) keep_alive: bool,
+    pub(crate) upgrade: bool,
+}
+
+/// Reads a (checked) `Connection` value, in any case.
+pub(crate) fn connection_tokens(value: &[u8]) -> ConnectionTokens {
+    let mut t = ConnectionTokens::default();
     // The usual values are one token: no need to split them.
     if is_folded(value, b"keep-alive") {
-        f.conn_keep_alive = true;
-        return;
-    }
-    if is_folded(value, b"close") {
-        f.conn_close = true;
-        return;
-    }
-    for item in list_items(value) {
-        if item.eq_ignore_ascii_case(b"close") {
-            f.conn_close = true;
-        } else if item.eq_ignore_ascii_case(b"keep-alive") {
-            f.conn_keep_alive = true;
-        } else if item.eq_ignore_ascii_case(b"upgrade") {
-            f.conn_upgrade = true;
+        t.keep_alive = true;
+    } else if is_folded(value, b"close") {
+        t.close = true;
+    } else {
+        for item in list_items(value) {
+            if item.eq_ignore_ascii_case(b"close") {
+                t.close = true;
+            } else if item.eq_ignore_ascii_case(b"keep-alive") {
+                t.keep_alive = true;
+            } else if item.eq_ignore_ascii_case(b"upgrade") {
+                t.upgrade = true;
+            }
         }
     }
+    t
+}
+
+fn note_connection(f: &mut FieldFacts, value: &[u8]) {
+    let t = connection_tokens(value);
+    f.conn_close |= t.close;
+    f.conn_keep_alive |= t.keep_alive;
+    f.conn_upgrade |= t.upgrade;
 }
 
 /// Whether a message of this version with these fields lets the connection
