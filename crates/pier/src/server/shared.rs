@@ -102,6 +102,16 @@ enum Work<'a> {
     Head(HeadRef<'a>),
 }
 
+impl Work<'_> {
+    /// The command to queue behind earlier responses (a head is copied).
+    fn into_cmd(self) -> Cmd {
+        match self {
+            Work::Cmd(cmd) => cmd,
+            Work::Head(head) => Cmd::Head(Box::new(OwnedHead::new(head))),
+        }
+    }
+}
+
 /// The slot a request's response got.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Opened {
@@ -391,13 +401,9 @@ impl Shared {
         data: Bytes,
         trailers: Vec<(String, Vec<u8>)>,
     ) -> Result<(), WriteError> {
-        if self.gone {
-            return Err(WriteError::Closed);
-        }
-        if self.front_id() != Some(id) {
-            let slot = self.slot_mut(id).ok_or(WriteError::Closed)?;
+        if let Some(slot) = self.waiting_slot(id)? {
             if let Some(head) = head {
-                slot.queued.push(Cmd::Head(Box::new(OwnedHead::new(head))));
+                slot.queued.push(Work::Head(head).into_cmd());
             }
             if !data.is_empty() {
                 slot.queued.push(Cmd::Data(data));
@@ -412,30 +418,40 @@ impl Shared {
         if r.is_ok() {
             r = self.execute(Cmd::End(trailers));
         }
-        self.run_queued();
-        self.wake_driver();
+        self.front_work_done();
         r
     }
 
     fn submit_work(&mut self, id: u64, work: Work<'_>) -> Result<(), WriteError> {
-        if self.gone {
-            return Err(WriteError::Closed);
-        }
-        if self.front_id() != Some(id) {
-            let slot = self.slot_mut(id).ok_or(WriteError::Closed)?;
-            slot.queued.push(match work {
-                Work::Cmd(cmd) => cmd,
-                Work::Head(head) => Cmd::Head(Box::new(OwnedHead::new(head))),
-            });
+        if let Some(slot) = self.waiting_slot(id)? {
+            slot.queued.push(work.into_cmd());
             return Ok(());
         }
         let r = match work {
             Work::Cmd(cmd) => self.execute(cmd),
             Work::Head(head) => self.send_head(head),
         };
+        self.front_work_done();
+        r
+    }
+
+    /// Where work for response `id` waits: `None` when the response is at
+    /// the front (its work runs now); `Closed` once the connection is gone.
+    fn waiting_slot(&mut self, id: u64) -> Result<Option<&mut Slot>, WriteError> {
+        if self.gone {
+            return Err(WriteError::Closed);
+        }
+        if self.front_id() == Some(id) {
+            return Ok(None);
+        }
+        self.slot_mut(id).map(Some).ok_or(WriteError::Closed)
+    }
+
+    /// After work at the front: what waited behind it may run now, and the
+    /// driver has bytes to write.
+    fn front_work_done(&mut self) {
         self.run_queued();
         self.wake_driver();
-        r
     }
 
     /// Applies the queued commands of responses that reached the front.
