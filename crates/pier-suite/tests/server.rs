@@ -30,3 +30,32 @@ on_runtime!(
     crate::WithTokio(pier_async_std::Smol, tokio::runtime::Handle::current()),
     "cases/server.rs"
 );
+
+/// The kernel fact `Listener::set_nodelay_for_accepted` relies on: on
+/// Linux a socket accepted from a listener with `TCP_NODELAY` has it too.
+#[tokio::test]
+async fn accepted_sockets_inherit_no_delay_from_the_listener() {
+    use pier::runtime::{Listener, Runtime};
+    use std::future::poll_fn;
+    let linux = cfg!(target_os = "linux");
+
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let mut listener = pier_tokio::Tokio::current()
+        .tcp_listener(std_listener)
+        .unwrap();
+    assert_eq!(listener.set_nodelay_for_accepted(), linux);
+    let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let accepted = poll_fn(|cx| listener.poll_accept(cx)).await.unwrap();
+    assert_eq!(accepted.0.nodelay().unwrap(), linux);
+
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let mut listener = pier_async_std::AsyncStd.tcp_listener(std_listener).unwrap();
+    assert_eq!(listener.set_nodelay_for_accepted(), linux);
+    let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let accepted = poll_fn(|cx| listener.poll_accept(cx)).await.unwrap();
+    assert_eq!(accepted.0.get_ref().nodelay().unwrap(), linux);
+}

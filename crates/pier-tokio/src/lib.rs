@@ -195,6 +195,9 @@ macro_rules! stream_io {
         fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
             Pin::new(&mut self.0).poll_write(cx, buf)
         }
+        fn fin_on_drop(&self) -> bool {
+            true
+        }
         fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
             Pin::new(&mut self.0).poll_shutdown(cx)
         }
@@ -277,6 +280,9 @@ impl Listener for TcpListener {
     }
     fn local_addr(&self) -> io::Result<ListenAddr> {
         self.0.local_addr().map(ListenAddr::Tcp)
+    }
+    fn set_nodelay_for_accepted(&self) -> bool {
+        runtime::set_listener_nodelay(&self.0)
     }
 }
 

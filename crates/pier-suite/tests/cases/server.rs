@@ -2047,3 +2047,183 @@ async fn listen_std_serves_http() {
     p.send(get("/")).await;
     assert_eq!(p.response().await, ok_keep_alive("hi"));
 }
+
+// ----- system calls spared per connection -----
+
+/// What the server asked of the connections a [`Recording`] listener gave it.
+#[derive(Default)]
+struct ConnCalls {
+    set_nodelay: AtomicUsize,
+    shutdown: AtomicUsize,
+}
+
+/// This runtime's TCP listener, with connections that count the calls
+/// above. `inherits` and `fin_on_drop` say what it claims about them.
+struct Recording<L> {
+    inner: L,
+    calls: Arc<ConnCalls>,
+    inherits: bool,
+    fin_on_drop: bool,
+}
+
+struct RecordingConn<C> {
+    inner: C,
+    calls: Arc<ConnCalls>,
+    fin_on_drop: bool,
+}
+
+impl<L: pier::runtime::Listener> pier::runtime::Listener for Recording<L> {
+    type Conn = RecordingConn<L::Conn>;
+    fn poll_accept(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<Self::Conn>> {
+        self.inner.poll_accept(cx).map_ok(|inner| RecordingConn {
+            inner,
+            calls: self.calls.clone(),
+            fin_on_drop: self.fin_on_drop,
+        })
+    }
+    fn local_addr(&self) -> std::io::Result<pier::ListenAddr> {
+        self.inner.local_addr()
+    }
+    fn set_nodelay_for_accepted(&self) -> bool {
+        self.inherits && self.inner.set_nodelay_for_accepted()
+    }
+}
+
+impl<C: pier::runtime::Transport> pier::runtime::Transport for RecordingConn<C> {
+    fn poll_read(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.inner.poll_read(cx, buf)
+    }
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.inner.poll_write_vectored(cx, bufs)
+    }
+    fn poll_shutdown(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.calls.shutdown.fetch_add(1, Ordering::SeqCst);
+        self.inner.poll_shutdown(cx)
+    }
+    fn fin_on_drop(&self) -> bool {
+        self.fin_on_drop
+    }
+    fn set_nodelay(&self, on: bool) -> std::io::Result<()> {
+        self.calls.set_nodelay.fetch_add(1, Ordering::SeqCst);
+        self.inner.set_nodelay(on)
+    }
+}
+
+/// A server on a [`Recording`] listener; returns the address and the counts.
+fn start_recording<F, Fut>(
+    opts: ServerOptions,
+    handler: F,
+    inherits: bool,
+    fin_on_drop: bool,
+) -> (pier::Server<Rt>, std::net::SocketAddr, Arc<ConnCalls>)
+where
+    F: Fn(IncomingMessage, ServerResponse) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use pier::Runtime;
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let calls = Arc::new(ConnCalls::default());
+    let listener = Recording {
+        inner: rt().tcp_listener(std_listener).unwrap(),
+        calls: calls.clone(),
+        inherits,
+        fin_on_drop,
+    };
+    let mut server = create_server(handler).options(opts);
+    server.listen_on(listener).unwrap();
+    (server, addr, calls)
+}
+
+/// Serves one request on each of two connections.
+async fn two_connections(addr: std::net::SocketAddr) {
+    for _ in 0..2 {
+        let mut p = Peer::connect(addr).await;
+        p.send(get("/")).await;
+        assert_eq!(p.response().await, ok_keep_alive("hi"));
+    }
+}
+
+#[tokio::test]
+async fn no_delay_is_set_on_the_listener_when_connections_inherit_it() {
+    let (_server, addr, calls) = start_recording(options(), hi, true, true);
+    two_connections(addr).await;
+    // Linux copies TCP_NODELAY from the listening socket into accepted
+    // ones; elsewhere each connection still gets its own call.
+    let per_connection = if cfg!(target_os = "linux") { 0 } else { 2 };
+    assert_eq!(calls.set_nodelay.load(Ordering::SeqCst), per_connection);
+}
+
+#[tokio::test]
+async fn no_delay_is_set_per_connection_when_not_inherited() {
+    let (_server, addr, calls) = start_recording(options(), hi, false, true);
+    two_connections(addr).await;
+    assert_eq!(calls.set_nodelay.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn no_delay_off_leaves_connections_alone() {
+    let opts = ServerOptions {
+        no_delay: false,
+        ..options()
+    };
+    let (_server, addr, calls) = start_recording(opts, hi, false, true);
+    two_connections(addr).await;
+    assert_eq!(calls.set_nodelay.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_closing_socket_that_sends_fin_on_drop_is_not_shut_down_first() {
+    for (fin_on_drop, shutdowns) in [(true, 0), (false, 1)] {
+        let (_server, addr, calls) = start_recording(options(), hi, true, fin_on_drop);
+        let mut p = Peer::connect(addr).await;
+        p.send("GET / HTTP/1.1\r\nHost: pier.test\r\nConnection: close\r\n\r\n")
+            .await;
+        assert_eq!(
+            p.rest().await,
+            "HTTP/1.1 200 OK\r\nDate: X\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi"
+        );
+        // The close was seen by the peer: the server is past its shutdown step.
+        assert_eq!(calls.shutdown.load(Ordering::SeqCst), shutdowns, "fin_on_drop {fin_on_drop}");
+    }
+}
+
+#[tokio::test]
+async fn a_closing_connection_that_lingers_is_shut_down_first() {
+    // The peer is mid-body when the answer closes the connection: the FIN
+    // must go out while the server goes on reading (and dropping) input.
+    let (_server, addr, calls) = start_recording(
+        options(),
+        |_req: IncomingMessage, mut res: ServerResponse| async move {
+            let _ = res.set_header("Connection", "close");
+            let _ = res.end("hi").await;
+        },
+        true,
+        true,
+    );
+    let mut p = Peer::connect(addr).await;
+    p.send("POST / HTTP/1.1\r\nHost: pier.test\r\nContent-Length: 100000\r\n\r\npart")
+        .await;
+    assert_eq!(
+        p.rest().await,
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nDate: X\r\nContent-Length: 2\r\n\r\nhi"
+    );
+    assert_eq!(calls.shutdown.load(Ordering::SeqCst), 1);
+    // Still read from: more body is accepted, not reset.
+    assert!(p.try_send(vec![b'x'; 1000]).await);
+}

@@ -162,7 +162,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             opts.max_requests_per_socket,
             server.handlers.upgrade.is_some(),
         )));
-        if opts.no_delay {
+        if opts.no_delay && !server.nodelay_inherited {
             let _ = io.set_nodelay(true);
         }
         if opts.keep_alive {
@@ -759,13 +759,16 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
                 break;
             }
             if this.finished(&snap) {
-                // Send FIN after the last byte; a refusal here changes nothing.
+                let linger = this.peer_may_send(&snap);
+                // Send FIN after the last byte; a refusal here changes
+                // nothing. A socket about to be dropped sends it as it
+                // closes, unless it stays open to linger.
                 if let Some(io) = this.io.as_mut() {
-                    if io.poll_shutdown(cx).is_pending() {
+                    if (linger || !io.fin_on_drop()) && io.poll_shutdown(cx).is_pending() {
                         return Poll::Pending;
                     }
                 }
-                if this.peer_may_send(&snap) {
+                if linger {
                     this.linger = Some((now + LINGER_TIME, LINGER_BYTES));
                 }
                 break;

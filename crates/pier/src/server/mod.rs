@@ -125,6 +125,8 @@ pub(crate) struct Inner {
     waiters: Mutex<Vec<Waker>>,
     accept_waker: Mutex<Option<Waker>>,
     listening: AtomicBool,
+    /// Accepted connections come with Nagle's algorithm off already.
+    pub(crate) nodelay_inherited: bool,
     /// Drops the listener (once).
     stop_listening: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
@@ -297,6 +299,7 @@ impl<R: Runtime> Server<R> {
             ));
         }
         let addr = listener.local_addr()?;
+        let nodelay_inherited = self.options.no_delay && listener.set_nodelay_for_accepted();
         // The listener is shared so that `close()` can drop it at once:
         // Node stops accepting synchronously.
         let slot = Arc::new(Mutex::new(Some(listener)));
@@ -310,6 +313,7 @@ impl<R: Runtime> Server<R> {
             waiters: Mutex::new(Vec::new()),
             accept_waker: Mutex::new(None),
             listening: AtomicBool::new(true),
+            nodelay_inherited,
             stop_listening: Mutex::new(Some(Box::new(move || {
                 closer_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
             }))),
