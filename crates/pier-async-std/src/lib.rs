@@ -128,9 +128,24 @@ macro_rules! stream_io {
     };
 }
 
-/// The TCP socket options of `Transport`, for wrappers of a TCP stream.
+/// The TCP socket options of `Transport`, for wrappers of a TCP stream,
+/// and its write of the bytes before the FIN.
 macro_rules! tcp_options {
     () => {
+        fn poll_write_last(
+            &mut self,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            loop {
+                match runtime::send_before_fin(self.0.get_ref(), bufs) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        std::task::ready!(self.0.poll_writable(cx))?;
+                    }
+                    done => return Poll::Ready(done),
+                }
+            }
+        }
         fn set_nodelay(&self, on: bool) -> io::Result<()> {
             self.0.get_ref().set_nodelay(on)
         }

@@ -221,9 +221,28 @@ fn poll_read_into<S: AsyncRead + Unpin>(
     }
 }
 
-/// The TCP socket options of `Transport`, for wrappers of a `TcpStream`.
+/// The TCP socket options of `Transport`, for wrappers of a `TcpStream`,
+/// and its write of the bytes before the FIN.
 macro_rules! tcp_options {
     () => {
+        fn poll_write_last(
+            &mut self,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let stream = &self.0;
+            loop {
+                std::task::ready!(stream.poll_write_ready(cx))?;
+                // `try_io` clears the readiness the poll saw when the send
+                // would block, so the next poll waits for room.
+                match stream.try_io(tokio::io::Interest::WRITABLE, || {
+                    runtime::send_before_fin(stream, bufs)
+                }) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    done => return Poll::Ready(done),
+                }
+            }
+        }
         fn set_nodelay(&self, on: bool) -> io::Result<()> {
             self.0.set_nodelay(on)
         }

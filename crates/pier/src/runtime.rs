@@ -27,6 +27,20 @@ pub trait Transport: Send + Unpin + 'static {
         self.poll_write_vectored(cx, &[IoSlice::new(buf)])
     }
 
+    /// Writes some of `bufs`, the last bytes before a shutdown. A socket
+    /// may hold back a short tail and send it in one packet with the FIN
+    /// (the caller shuts down once they are out, it never merely drops).
+    fn poll_write_last(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match bufs {
+            [one] => self.poll_write(cx, one),
+            _ => self.poll_write_vectored(cx, bufs),
+        }
+    }
+
     /// Shuts the sending side down (TCP FIN).
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 
@@ -206,6 +220,28 @@ pub fn set_listener_nodelay<S: std::os::fd::AsFd>(listener: &S) -> bool {
 #[cfg(windows)]
 pub fn set_listener_nodelay<S: std::os::windows::io::AsSocket>(_listener: &S) -> bool {
     false
+}
+
+/// For runtime crates implementing [`Transport::poll_write_last`] on TCP
+/// streams: one non-blocking send of `bufs` that lets the kernel hold a
+/// short tail back until the shutdown that follows, which sends it in the
+/// FIN's packet (`MSG_MORE`; a plain send where that flag does not exist).
+#[cfg(unix)]
+pub fn send_before_fin<S: std::os::fd::AsFd>(
+    socket: &S,
+    bufs: &[IoSlice<'_>],
+) -> io::Result<usize> {
+    // Linux's values (the kernel ABI): MSG_MORE holds a short segment
+    // back; MSG_NOSIGNAL makes a reset peer an error, not a SIGPIPE.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const FLAGS: std::ffi::c_int = 0x8000 | 0x4000;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    const FLAGS: std::ffi::c_int = 0;
+    let sock = socket2::SockRef::from(socket);
+    match bufs {
+        [one] => sock.send_with_flags(one, FLAGS),
+        _ => sock.send_vectored_with_flags(bufs, FLAGS),
+    }
 }
 
 fn keepalive(sock: socket2::SockRef<'_>, delay: Option<std::time::Duration>) -> io::Result<()> {

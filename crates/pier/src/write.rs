@@ -24,27 +24,39 @@ pub(crate) fn with_read_scratch<T>(f: impl FnOnce(&mut [u8]) -> T) -> T {
 /// Buffers handed to one `writev` at most.
 const MAX_IOVECS: usize = 32;
 
-/// Writes as much of `out` as the transport takes now. `Ok(true)` when
-/// bytes went out, `Err(())` when the transport is broken.
+/// Points `slices` at the front buffers of `out`; returns how many.
+/// (Filled in place: collecting builds the array elsewhere and copies all
+/// of it over.)
+fn fill_slices<'a>(slices: &mut [IoSlice<'a>; MAX_IOVECS], out: &'a VecDeque<Bytes>) -> usize {
+    let mut n = 0;
+    for (slot, b) in slices.iter_mut().zip(out.iter()) {
+        *slot = IoSlice::new(b);
+        n += 1;
+    }
+    n
+}
+
+/// Writes as much of `out` as the transport takes now; `last` when a
+/// shutdown follows these bytes. `Ok(true)` when bytes went out, `Err(())`
+/// when the transport is broken.
 pub(crate) fn poll_write_queue(
     io: &mut dyn Transport,
     cx: &mut Context<'_>,
     out: &mut VecDeque<Bytes>,
+    last: bool,
 ) -> Result<bool, ()> {
     let mut progress = false;
     while !out.is_empty() {
-        let written = if out.len() == 1 {
+        let written = if last {
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let n = fill_slices(&mut slices, out);
+            io.poll_write_last(cx, &slices[..n])
+        } else if out.len() == 1 {
             // A whole small response is one buffer: a plain write.
             io.poll_write(cx, &out[0])
         } else {
-            // Filled in place: collecting builds the array elsewhere and
-            // copies all of it over.
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-            let mut n = 0;
-            for (slot, b) in slices.iter_mut().zip(out.iter()) {
-                *slot = IoSlice::new(b);
-                n += 1;
-            }
+            let n = fill_slices(&mut slices, out);
             io.poll_write_vectored(cx, &slices[..n])
         };
         match written {

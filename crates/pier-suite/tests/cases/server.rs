@@ -2055,6 +2055,7 @@ async fn listen_std_serves_http() {
 struct ConnCalls {
     set_nodelay: AtomicUsize,
     shutdown: AtomicUsize,
+    write_last: AtomicUsize,
 }
 
 /// This runtime's TCP listener, with connections that count the calls
@@ -2106,6 +2107,14 @@ impl<C: pier::runtime::Transport> pier::runtime::Transport for RecordingConn<C> 
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
         self.inner.poll_write_vectored(cx, bufs)
+    }
+    fn poll_write_last(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.calls.write_last.fetch_add(1, Ordering::SeqCst);
+        self.inner.poll_write_last(cx, bufs)
     }
     fn poll_shutdown(
         &mut self,
@@ -2188,19 +2197,68 @@ async fn no_delay_off_leaves_connections_alone() {
 }
 
 #[tokio::test]
-async fn a_closing_socket_that_sends_fin_on_drop_is_not_shut_down_first() {
+async fn a_connection_the_peer_ended_is_dropped_without_a_shutdown_if_that_sends_fin() {
     for (fin_on_drop, shutdowns) in [(true, 0), (false, 1)] {
         let (_server, addr, calls) = start_recording(options(), hi, true, fin_on_drop);
         let mut p = Peer::connect(addr).await;
-        p.send("GET / HTTP/1.1\r\nHost: pier.test\r\nConnection: close\r\n\r\n")
-            .await;
-        assert_eq!(
-            p.rest().await,
-            "HTTP/1.1 200 OK\r\nDate: X\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi"
-        );
+        p.send(get("/")).await;
+        assert_eq!(p.response().await, ok_keep_alive("hi"));
+        p.shutdown_write().await;
+        p.assert_closed().await;
         // The close was seen by the peer: the server is past its shutdown step.
         assert_eq!(calls.shutdown.load(Ordering::SeqCst), shutdowns, "fin_on_drop {fin_on_drop}");
+        // Nothing was written as the connection's last bytes.
+        assert_eq!(calls.write_last.load(Ordering::SeqCst), 0);
     }
+}
+
+#[tokio::test]
+async fn a_closing_response_is_written_as_the_last_bytes_then_shut_down() {
+    // Written so that the socket may send them with its FIN; the shutdown
+    // is what sends them then, so it may not be skipped.
+    let (_server, addr, calls) = start_recording(options(), hi, true, true);
+    let mut p = Peer::connect(addr).await;
+    p.send("GET / HTTP/1.1\r\nHost: pier.test\r\nConnection: close\r\n\r\n")
+        .await;
+    assert_eq!(
+        p.rest().await,
+        "HTTP/1.1 200 OK\r\nDate: X\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi"
+    );
+    assert!(calls.write_last.load(Ordering::SeqCst) >= 1);
+    assert_eq!(calls.shutdown.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn kept_alive_responses_are_not_written_as_last_bytes() {
+    let (_server, addr, calls) = start_recording(options(), hi, true, true);
+    let mut p = Peer::connect(addr).await;
+    for _ in 0..2 {
+        p.send(get("/")).await;
+        assert_eq!(p.response().await, ok_keep_alive("hi"));
+    }
+    assert_eq!(calls.write_last.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_large_closing_response_arrives_whole() {
+    // Larger than the socket buffers: written in many sends, the last of
+    // them held for the FIN.
+    const LEN: usize = 4 << 20;
+    let (_server, addr) = start(options(), |_req: IncomingMessage, mut res: ServerResponse| async move {
+        let _ = res.set_header("Connection", "close");
+        let _ = res.end(vec![b'x'; LEN]).await;
+    })
+    .await;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(get("/").as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(PATIENCE, s.read_to_end(&mut got))
+        .await
+        .expect("closed in time")
+        .unwrap();
+    let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(got.len() - head_end, LEN);
+    assert!(got[head_end..].iter().all(|&b| b == b'x'));
 }
 
 #[tokio::test]

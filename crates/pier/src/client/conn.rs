@@ -441,7 +441,7 @@ impl<R: Runtime> ClientDriver<R> {
         let Some(io) = self.io.as_mut() else {
             return Ok(false);
         };
-        let progress = crate::write::poll_write_queue(io.as_mut(), cx, &mut self.out)?;
+        let progress = crate::write::poll_write_queue(io.as_mut(), cx, &mut self.out, false)?;
         if progress {
             self.last_activity = self.now;
         }

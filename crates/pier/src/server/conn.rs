@@ -70,6 +70,9 @@ pub(crate) struct Driver<R: Runtime, T: Transport> {
     /// is read and dropped until EOF, this instant, or this many bytes.
     linger: Option<(Instant, u64)>,
     out: VecDeque<Bytes>,
+    /// The last bytes were written as such: the transport may hold some
+    /// back for the FIN, so the close must shut down, not merely drop.
+    held_for_fin: bool,
     timer: LazyTimer<R>,
     last_activity: Instant,
     eof: bool,
@@ -188,6 +191,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             unread_overflow: false,
             linger: None,
             out: VecDeque::new(),
+            held_for_fin: false,
             timer: LazyTimer::new(),
             last_activity: now,
             eof: false,
@@ -516,14 +520,21 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
 
     /// Writes what is queued; returns whether bytes went out. `Err` on a
     /// broken transport.
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, ()> {
+    fn poll_write(&mut self, cx: &mut Context<'_>, snap: &Snapshot) -> Result<bool, ()> {
+        if self.out.is_empty() {
+            return Ok(false);
+        }
+        // The connection's last bytes go out with its FIN when the
+        // transport can do that: one packet fewer per closed connection.
+        let last = !snap.destroy && self.hand_off.is_none() && self.done_once_written(snap);
         let Some(io) = self.io.as_mut() else {
             return Err(());
         };
+        self.held_for_fin |= last;
         // What went out is published (and blocked writers woken) by a
         // later snapshot: every pass takes one while writers wait, and a
         // writer that starts waiting wakes this task for one.
-        crate::write::poll_write_queue(io, cx, &mut self.out)
+        crate::write::poll_write_queue(io, cx, &mut self.out, last)
     }
 
     fn may_read(&self, cx: &Context<'_>, snap: &Snapshot) -> bool {
@@ -626,9 +637,12 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             return true;
         }
         // The snapshot drained the transmit queue; what is left is ours.
-        if !self.out.is_empty() {
-            return false;
-        }
+        self.out.is_empty() && self.done_once_written(snap)
+    }
+
+    /// Whether the connection ends once the output queued now is written:
+    /// nothing more can be queued.
+    fn done_once_written(&self, snap: &Snapshot) -> bool {
         snap.should_close && (snap.handlers == 0 || snap.gone)
             || snap.close_when_idle && snap.is_idle && snap.handlers == 0
             || (self.eof && snap.handlers == 0 && snap.owed == 0)
@@ -750,7 +764,7 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
             if progress || this.writers_waiting || std::mem::take(&mut this.snapshot_due) {
                 snap = this.snapshot(now, None);
             }
-            match this.poll_write(cx) {
+            match this.poll_write(cx, &snap) {
                 Ok(p) => progress |= p,
                 Err(()) => break,
             }
@@ -762,9 +776,12 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
                 let linger = this.peer_may_send(&snap);
                 // Send FIN after the last byte; a refusal here changes
                 // nothing. A socket about to be dropped sends it as it
-                // closes, unless it stays open to linger.
+                // closes, unless it stays open to linger or holds the last
+                // bytes back for the FIN (a close with unread input would
+                // reset the connection and drop them).
                 if let Some(io) = this.io.as_mut() {
-                    if (linger || !io.fin_on_drop()) && io.poll_shutdown(cx).is_pending() {
+                    let shut_down = linger || this.held_for_fin || !io.fin_on_drop();
+                    if shut_down && io.poll_shutdown(cx).is_pending() {
                         return Poll::Pending;
                     }
                 }
