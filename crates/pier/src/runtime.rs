@@ -231,13 +231,27 @@ pub fn send_before_fin<S: std::os::fd::AsFd>(
     socket: &S,
     bufs: &[IoSlice<'_>],
 ) -> io::Result<usize> {
+    send_flagged(socket2::SockRef::from(socket), bufs)
+}
+
+/// For runtime crates implementing [`Transport::poll_write_last`] on TCP
+/// streams: one non-blocking send of `bufs` (Windows cannot hold a tail
+/// back for the FIN, so this is a plain send).
+#[cfg(windows)]
+pub fn send_before_fin<S: std::os::windows::io::AsSocket>(
+    socket: &S,
+    bufs: &[IoSlice<'_>],
+) -> io::Result<usize> {
+    send_flagged(socket2::SockRef::from(socket), bufs)
+}
+
+fn send_flagged(sock: socket2::SockRef<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     // Linux's values (the kernel ABI): MSG_MORE holds a short segment
     // back; MSG_NOSIGNAL makes a reset peer an error, not a SIGPIPE.
     #[cfg(any(target_os = "linux", target_os = "android"))]
     const FLAGS: std::ffi::c_int = 0x8000 | 0x4000;
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     const FLAGS: std::ffi::c_int = 0;
-    let sock = socket2::SockRef::from(socket);
     match bufs {
         [one] => sock.send_with_flags(one, FLAGS),
         _ => sock.send_vectored_with_flags(bufs, FLAGS),
