@@ -231,9 +231,6 @@ impl Listener for TcpListener {
     fn local_addr(&self) -> io::Result<ListenAddr> {
         self.0.get_ref().local_addr().map(ListenAddr::Tcp)
     }
-    fn set_nodelay_for_accepted(&self) -> bool {
-        runtime::set_listener_nodelay(self.0.get_ref())
-    }
 }
 
 /// A Unix-socket listener on the `async-io` reactor.

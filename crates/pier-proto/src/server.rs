@@ -409,7 +409,11 @@ impl ServerConn {
                 // A body the client may still send after an unanswered
                 // `Expect: 100-continue` leaves the stream ambiguous.
                 let body_in_doubt = p.expect_continue && !p.sent_continue && !p.body_done;
-                p.keep_alive && !self.input.eof && !self.close_after_response && !body_in_doubt
+                // After the peer's FIN only the last request's response
+                // says close: requests pipelined behind it are answered.
+                let last_before_eof =
+                    self.input.eof && self.pending.len() == 1 && self.input.buf.is_empty();
+                p.keep_alive && !last_before_eof && !self.close_after_response && !body_in_doubt
             }
             None => false,
         }
@@ -687,9 +691,15 @@ impl ServerConn {
         if matches!(self.read, Read::Upgraded | Read::HandOff) {
             return false;
         }
+        // After EOF, requests still buffered (pipelined past the
+        // parse-ahead window) are answered first: the next `poll_event`
+        // parses them, or finds the error that ends the connection.
         self.error.is_some()
             || (self.closing && self.out.body.is_none())
-            || (self.input.eof && self.pending.is_empty() && self.out.body.is_none())
+            || (self.input.eof
+                && self.pending.is_empty()
+                && self.out.body.is_none()
+                && self.input.buf.is_empty())
     }
 
     /// Requests parsed on this connection so far.

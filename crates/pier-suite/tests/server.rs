@@ -31,31 +31,66 @@ on_runtime!(
     "cases/server.rs"
 );
 
-/// The kernel fact `Listener::set_nodelay_for_accepted` relies on: on
-/// Linux a socket accepted from a listener with `TCP_NODELAY` has it too.
+/// The server's side of its connections: every socket of this process
+/// whose local port is `port` and that has a peer.
+fn server_side_nodelay(port: u16) -> Vec<bool> {
+    use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<RawFd>() else {
+            continue;
+        };
+        let is_socket = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+        if !is_socket || fd == std::io::stdin().as_raw_fd() {
+            continue;
+        }
+        // SAFETY: the descriptor is open (listed just now) and only
+        // borrowed for these two queries, while the server holds it.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let sock = socket2::SockRef::from(&borrowed);
+        let local_port = sock
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| a.port());
+        if local_port == Some(port) && sock.peer_addr().is_ok() {
+            found.push(sock.tcp_nodelay().unwrap());
+        }
+    }
+    found
+}
+
+/// `listen` turns Nagle's algorithm off on every accepted socket (Node's
+/// `noDelay`), on Linux by setting it on the listening socket before it
+/// listens, which accepted sockets inherit; and leaves it on when
+/// `no_delay` is off.
+#[cfg(target_os = "linux")]
 #[tokio::test]
-async fn accepted_sockets_inherit_no_delay_from_the_listener() {
-    use pier::runtime::{Listener, Runtime};
-    use std::future::poll_fn;
-    let linux = cfg!(target_os = "linux");
-
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
-    let mut listener = pier_tokio::Tokio::current()
-        .tcp_listener(std_listener)
-        .unwrap();
-    assert_eq!(listener.set_nodelay_for_accepted(), linux);
-    let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let accepted = poll_fn(|cx| listener.poll_accept(cx)).await.unwrap();
-    assert_eq!(accepted.0.nodelay().unwrap(), linux);
-
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
-    let mut listener = pier_async_std::AsyncStd.tcp_listener(std_listener).unwrap();
-    assert_eq!(listener.set_nodelay_for_accepted(), linux);
-    let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let accepted = poll_fn(|cx| listener.poll_accept(cx)).await.unwrap();
-    assert_eq!(accepted.0.get_ref().nodelay().unwrap(), linux);
+async fn accepted_sockets_have_no_delay_as_the_options_say() {
+    use pier::ServerExt;
+    for no_delay in [true, false] {
+        let mut server = pier_tokio::create_server(|_req, mut res| async move {
+            let _ = res.end("hi").await;
+        })
+        .options(pier::ServerOptions {
+            no_delay,
+            ..Default::default()
+        });
+        let pier::ListenAddr::Tcp(addr) = server.listen("127.0.0.1", 0).await.unwrap() else {
+            panic!("a TCP address");
+        };
+        let mut peers = Vec::new();
+        for _ in 0..2 {
+            let mut p = support::Peer::connect(addr).await;
+            p.send(support::get("/")).await;
+            assert_eq!(p.response().await, support::ok_keep_alive("hi"));
+            peers.push(p);
+        }
+        assert_eq!(
+            server_side_nodelay(addr.port()),
+            vec![no_delay; 2],
+            "no_delay {no_delay}"
+        );
+    }
 }

@@ -300,9 +300,6 @@ impl Listener for TcpListener {
     fn local_addr(&self) -> io::Result<ListenAddr> {
         self.0.local_addr().map(ListenAddr::Tcp)
     }
-    fn set_nodelay_for_accepted(&self) -> bool {
-        runtime::set_listener_nodelay(&self.0)
-    }
 }
 
 /// A tokio Unix-socket listener as a Pier listener.

@@ -45,11 +45,12 @@ pub trait Transport: Send + Unpin + 'static {
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 
     /// Whether dropping the transport ends the stream as cleanly as a
-    /// shutdown before the drop would: true of a plain socket, whose close
-    /// sends FIN behind the bytes already written. A server that closes a
-    /// connection it will not read from again then skips the shutdown, a
-    /// system call per connection. Wrappers with last words of their own
-    /// (TLS's close_notify) keep the default.
+    /// shutdown before the drop would, as long as no input is left unread:
+    /// true of a plain socket, whose close sends FIN behind the bytes
+    /// already written. A server closing a connection whose peer has ended
+    /// its side (or one it destroys) then skips the shutdown, a system
+    /// call per connection. Wrappers with last words of their own (TLS's
+    /// close_notify) keep the default.
     fn fin_on_drop(&self) -> bool {
         false
     }
@@ -108,11 +109,13 @@ pub trait Listener: Send + 'static {
     /// The bound address (with the real port when 0 was asked).
     fn local_addr(&self) -> io::Result<ListenAddr>;
 
-    /// Turns Nagle's algorithm off for the connections accepted from now
-    /// on, if they inherit that from the listening socket; returns whether
-    /// they do. The server then leaves it alone on each connection (a
-    /// system call per connection saved).
-    fn set_nodelay_for_accepted(&self) -> bool {
+    /// Whether every connection this listener accepts starts with Nagle's
+    /// algorithm off: the option was set on the listening socket before it
+    /// began to listen, and the platform copies it into accepted sockets.
+    /// The server then leaves it alone on each connection (a system call
+    /// per connection saved). A listener made elsewhere cannot tell, hence
+    /// the default.
+    fn nodelay_inherited(&self) -> bool {
         false
     }
 }
@@ -200,26 +203,6 @@ pub fn set_tcp_keepalive<S: std::os::windows::io::AsSocket>(
     delay: Option<std::time::Duration>,
 ) -> io::Result<()> {
     keepalive(socket2::SockRef::from(socket), delay)
-}
-
-/// For runtime crates implementing [`Listener::set_nodelay_for_accepted`]
-/// on TCP listeners: sets `TCP_NODELAY` on the listening socket where the
-/// kernel copies it into every socket accepted from it (Linux). `false`
-/// elsewhere, or when the call fails.
-#[cfg(unix)]
-pub fn set_listener_nodelay<S: std::os::fd::AsFd>(listener: &S) -> bool {
-    cfg!(target_os = "linux")
-        && socket2::SockRef::from(listener)
-            .set_tcp_nodelay(true)
-            .is_ok()
-}
-
-/// For runtime crates implementing [`Listener::set_nodelay_for_accepted`]
-/// on TCP listeners: accepted sockets are not known to inherit
-/// `TCP_NODELAY` here, so this sets nothing and returns `false`.
-#[cfg(windows)]
-pub fn set_listener_nodelay<S: std::os::windows::io::AsSocket>(_listener: &S) -> bool {
-    false
 }
 
 /// For runtime crates implementing [`Transport::poll_write_last`] on TCP

@@ -1186,6 +1186,63 @@ async fn s14_many_pipelined_requests_are_all_answered_in_order() {
 }
 
 #[tokio::test]
+async fn s14_many_pipelined_requests_then_eof_are_all_answered() {
+    // node: S14 — the peer's FIN right behind more requests than fit in
+    // the parse-ahead window: every one is still answered, then the
+    // connection closes.
+    let (_server, addr) = start(options(), echo_url).await;
+    let mut p = Peer::connect(addr).await;
+    let all: String = (0..80).map(|i| get(&format!("/{i:02}"))).collect();
+    p.send(all).await;
+    p.shutdown_write().await;
+    for i in 0..80 {
+        // Those written after the FIN was read say `Connection: close`.
+        let response = p.response().await;
+        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+        assert!(response.ends_with(&format!("\r\n\r\n/{i:02}")), "{response}");
+    }
+    p.assert_closed().await;
+}
+
+#[tokio::test]
+async fn s8_a_bad_request_behind_an_answered_one_gets_no_refusal() {
+    // node: S8 — checked with Node 20: both requests in one packet, the
+    // first answered at once: its response goes out whole, then the
+    // connection closes; no 400 follows a response still in flight.
+    let (_server, addr) = start(options(), hi).await;
+    let mut p = Peer::connect(addr).await;
+    p.send(format!("{}GET /b HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", get("/a")))
+        .await;
+    assert_eq!(p.rest().await, ok_keep_alive("hi"));
+}
+
+#[tokio::test]
+async fn s8_a_bad_request_never_cuts_a_response_being_written() {
+    // A large response is half written (the peer does not read yet) when
+    // a bad request arrives: the response still arrives whole, and
+    // nothing follows it.
+    const LEN: usize = 8 << 20;
+    let (_server, addr) = start(options(), |_req: IncomingMessage, mut res: ServerResponse| async move {
+        let _ = res.end_now(Bytes::from(vec![b'x'; LEN]));
+    })
+    .await;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(get("/").as_bytes()).await.unwrap();
+    tokio::time::sleep(ms(100)).await;
+    s.write_all(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n").await.unwrap();
+    tokio::time::sleep(ms(100)).await;
+    let mut got = Vec::new();
+    tokio::time::timeout(PATIENCE, s.read_to_end(&mut got))
+        .await
+        .expect("closed in time")
+        .unwrap();
+    let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(latin1(&got[..head_end]).starts_with("HTTP/1.1 200 OK\r\n"));
+    assert_eq!(got.len() - head_end, LEN, "the body whole, and nothing after it");
+    assert!(got[head_end..].iter().all(|&b| b == b'x'));
+}
+
+#[tokio::test]
 async fn s14_a_large_response_reaches_a_slow_reader_whole() {
     // node: S14 — writes wait for the peer (backpressure); nothing is lost.
     let (_server, addr) = start(options(), |_req, mut res: ServerResponse| async move {
@@ -2088,8 +2145,8 @@ impl<L: pier::runtime::Listener> pier::runtime::Listener for Recording<L> {
     fn local_addr(&self) -> std::io::Result<pier::ListenAddr> {
         self.inner.local_addr()
     }
-    fn set_nodelay_for_accepted(&self) -> bool {
-        self.inherits && self.inner.set_nodelay_for_accepted()
+    fn nodelay_inherited(&self) -> bool {
+        self.inherits
     }
 }
 
@@ -2143,8 +2200,23 @@ where
     F: Fn(IncomingMessage, ServerResponse) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    use pier::Runtime;
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    serve_recording(std_listener, opts, handler, inherits, fin_on_drop)
+}
+
+/// [`start_recording`] on a listener bound already.
+fn serve_recording<F, Fut>(
+    std_listener: std::net::TcpListener,
+    opts: ServerOptions,
+    handler: F,
+    inherits: bool,
+    fin_on_drop: bool,
+) -> (pier::Server<Rt>, std::net::SocketAddr, Arc<ConnCalls>)
+where
+    F: Fn(IncomingMessage, ServerResponse) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use pier::Runtime;
     std_listener.set_nonblocking(true).unwrap();
     let addr = std_listener.local_addr().unwrap();
     let calls = Arc::new(ConnCalls::default());
@@ -2169,13 +2241,10 @@ async fn two_connections(addr: std::net::SocketAddr) {
 }
 
 #[tokio::test]
-async fn no_delay_is_set_on_the_listener_when_connections_inherit_it() {
+async fn no_delay_is_left_alone_when_connections_inherit_it() {
     let (_server, addr, calls) = start_recording(options(), hi, true, true);
     two_connections(addr).await;
-    // Linux copies TCP_NODELAY from the listening socket into accepted
-    // ones; elsewhere each connection still gets its own call.
-    let per_connection = if cfg!(target_os = "linux") { 0 } else { 2 };
-    assert_eq!(calls.set_nodelay.load(Ordering::SeqCst), per_connection);
+    assert_eq!(calls.set_nodelay.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
@@ -2240,17 +2309,42 @@ async fn kept_alive_responses_are_not_written_as_last_bytes() {
 }
 
 #[tokio::test]
-async fn a_large_closing_response_arrives_whole() {
-    // Larger than the socket buffers: written in many sends, the last of
-    // them held for the FIN.
-    const LEN: usize = 4 << 20;
-    let (_server, addr) = start(options(), |_req: IncomingMessage, mut res: ServerResponse| async move {
-        let _ = res.set_header("Connection", "close");
-        let _ = res.end(vec![b'x'; LEN]).await;
-    })
-    .await;
+async fn a_connection_closed_while_its_peer_may_send_is_shut_down_first() {
+    // An idle keep-alive connection reaching its timeout: the peer may
+    // have sent something since, and a close with unread input is a
+    // reset, so the FIN goes out by a shutdown first.
+    let opts = ServerOptions {
+        keep_alive_timeout: ms(100),
+        ..options()
+    };
+    let (_server, addr, calls) = start_recording(opts, hi, true, true);
+    let mut p = Peer::connect(addr).await;
+    p.send(get("/")).await;
+    assert!(p.response().await.starts_with("HTTP/1.1 200 OK\r\n"));
+    p.assert_closed().await;
+    assert_eq!(calls.shutdown.load(Ordering::SeqCst), 1);
+    assert_eq!(calls.write_last.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_large_closing_response_is_held_for_the_fin_only_at_its_end() {
+    // Larger than the socket buffers and queued at once (the handler ends
+    // without waiting): written in many sends, each as the last bytes,
+    // and the peer still gets every byte, then the FIN.
+    const LEN: usize = 16 << 20;
+    let (_server, addr, calls) = start_recording(
+        options(),
+        |_req: IncomingMessage, mut res: ServerResponse| async move {
+            let _ = res.set_header("Connection", "close");
+            let _ = res.end_now(Bytes::from(vec![b'x'; LEN]));
+        },
+        true,
+        true,
+    );
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(get("/").as_bytes()).await.unwrap();
+    // Let the server fill the buffers before reading.
+    tokio::time::sleep(ms(50)).await;
     let mut got = Vec::new();
     tokio::time::timeout(PATIENCE, s.read_to_end(&mut got))
         .await
@@ -2259,17 +2353,23 @@ async fn a_large_closing_response_arrives_whole() {
     let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     assert_eq!(got.len() - head_end, LEN);
     assert!(got[head_end..].iter().all(|&b| b == b'x'));
+    assert!(calls.write_last.load(Ordering::SeqCst) >= 2, "written in several sends");
+    assert_eq!(calls.shutdown.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
 async fn a_closing_connection_that_lingers_is_shut_down_first() {
     // The peer is mid-body when the answer closes the connection: the FIN
     // must go out while the server goes on reading (and dropping) input.
+    // The handler runs on after its response, so the response is not the
+    // connection's known last bytes: lingering alone calls for the
+    // shutdown.
     let (_server, addr, calls) = start_recording(
         options(),
         |_req: IncomingMessage, mut res: ServerResponse| async move {
             let _ = res.set_header("Connection", "close");
             let _ = res.end("hi").await;
+            tokio::time::sleep(ms(50)).await;
         },
         true,
         true,
@@ -2281,7 +2381,11 @@ async fn a_closing_connection_that_lingers_is_shut_down_first() {
         p.rest().await,
         "HTTP/1.1 200 OK\r\nConnection: close\r\nDate: X\r\nContent-Length: 2\r\n\r\nhi"
     );
+    assert_eq!(calls.write_last.load(Ordering::SeqCst), 0);
     assert_eq!(calls.shutdown.load(Ordering::SeqCst), 1);
-    // Still read from: more body is accepted, not reset.
+    // Still read from: more body is taken, not answered with a reset
+    // (which would fail the second send).
+    assert!(p.try_send(vec![b'x'; 1000]).await);
+    tokio::time::sleep(ms(100)).await;
     assert!(p.try_send(vec![b'x'; 1000]).await);
 }

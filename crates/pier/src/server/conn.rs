@@ -41,6 +41,9 @@ struct Snapshot {
     owed: usize,
     close_when_idle: bool,
     is_idle: bool,
+    /// Input not parsed yet (requests pipelined past the parse-ahead
+    /// window, say).
+    input_buffered: bool,
     wants_read: bool,
     deadline: Option<Instant>,
 }
@@ -79,8 +82,10 @@ pub(crate) struct Driver<R: Runtime, T: Transport> {
     /// A request waiting to be handed off with the connection.
     hand_off: Option<(IncomingMessage, HandOffKind)>,
     hand_off_bytes: Option<Bytes>,
-    /// A parse error was handled; no more events.
+    /// A parse error was taken; no more events.
     errored: bool,
+    /// A parse error taken while handlers ran, handled after their turn.
+    deferred_error: Option<ParseError>,
     requests: u64,
     /// Where the shared state lives, to tell it its driver is running.
     shared_address: usize,
@@ -154,7 +159,9 @@ fn take_events(s: &mut Shared, batch: &mut Batch, eof: bool) -> bool {
 }
 
 impl<R: Runtime, T: Transport> Driver<R, T> {
-    pub(crate) fn new(io: T, rt: R, server: Arc<Inner>) -> (Self, SharedRef) {
+    /// `nodelay_set`: the transport came with Nagle's algorithm off
+    /// (inherited from the listener).
+    pub(crate) fn new(io: T, rt: R, server: Arc<Inner>, nodelay_set: bool) -> (Self, SharedRef) {
         let opts = &server.options;
         let config = opts.proto_config(server.handlers.upgrade.is_some());
         let keep_alive_secs = config.keep_alive_timeout.map(|d| d.as_secs());
@@ -165,7 +172,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             opts.max_requests_per_socket,
             server.handlers.upgrade.is_some(),
         )));
-        if opts.no_delay && !server.nodelay_inherited {
+        if opts.no_delay && !nodelay_set {
             let _ = io.set_nodelay(true);
         }
         if opts.keep_alive {
@@ -198,6 +205,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             hand_off: None,
             hand_off_bytes: None,
             errored: false,
+            deferred_error: None,
             requests: 0,
             shared_address,
             maybe_events: true,
@@ -282,7 +290,14 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
                     Taken::Other(ev) => self.on_event(ev),
                     Taken::Error(e) => {
                         self.errored = true;
-                        self.on_parse_error(e);
+                        if self.tasks.is_empty() {
+                            self.on_parse_error(e);
+                        } else {
+                            // Handlers of the requests before it run first,
+                            // as Node runs them before parsing on: what they
+                            // answer at once goes out ahead of the refusal.
+                            self.deferred_error = Some(e);
+                        }
                         return true;
                     }
                 }
@@ -432,14 +447,12 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         let mut s = lock(&self.shared);
         let raw = Bytes::copy_from_slice(s.conn.buffered_input());
         let response_started = s.front_head_sent();
-        // Responses still owed are lost, as in Node.
+        // Responses still owed are lost, as in Node. What was written
+        // already goes out first, in order (whole earlier responses, or the
+        // part sent of the one in flight): the refusal, if any, follows
+        // them, and a buffer half written is never cut.
         s.abandon();
-        if !response_started {
-            // So are responses finished but not yet handed to the socket (a
-            // handler on another thread can finish one while the driver is
-            // on its way here): nothing may follow the refusal.
-            while s.conn.poll_transmit().is_some() {}
-        }
+        s.conn.drain_transmit(&mut self.out);
         drop(s);
         let err = ClientError {
             error: e,
@@ -448,11 +461,12 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         tracing::debug!(code = %e.code(), offset = e.offset(), "client error");
         let reply = match &self.server.handlers.client_error {
             Some(f) => f(&err),
-            // node: S8
-            None if response_started => None,
+            // node: S8. No refusal behind a response still going out
+            // (Node's `_headerSent` check on the message in flight): an
+            // earlier response not yet written counts as in flight.
+            None if response_started || !self.out.is_empty() => None,
             None => Some(canned_response(e.status_hint())),
         };
-        self.out.clear();
         if let Some(bytes) = reply {
             self.out.push_back(bytes);
         }
@@ -503,7 +517,8 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         self.writers_waiting = !s.writers.is_empty();
         s.handlers = self.tasks.len();
         // A finished response lets parsing go on with what is buffered.
-        self.maybe_events |= !s.conn.buffered_input().is_empty() || self.eof;
+        let input_buffered = !s.conn.buffered_input().is_empty();
+        self.maybe_events |= input_buffered || self.eof;
         let is_idle = s.conn.is_idle();
         Snapshot {
             destroy: s.destroy,
@@ -513,6 +528,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             owed: s.owed(),
             close_when_idle: s.close_when_idle,
             is_idle,
+            input_buffered,
             wants_read: s.conn.wants_read() && !(s.close_when_idle && is_idle),
             deadline: s.conn.poll_timeout(now),
         }
@@ -645,7 +661,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     fn done_once_written(&self, snap: &Snapshot) -> bool {
         snap.should_close && (snap.handlers == 0 || snap.gone)
             || snap.close_when_idle && snap.is_idle && snap.handlers == 0
-            || (self.eof && snap.handlers == 0 && snap.owed == 0)
+            || (self.eof && snap.handlers == 0 && snap.owed == 0 && !snap.input_buffered)
             || (self.unread_overflow && snap.owed == 0)
     }
 
@@ -757,6 +773,9 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
                 let _turn = crate::date::Turn::enter(now);
                 progress |= this.poll_events(batch);
                 progress |= this.poll_tasks(cx);
+                if let Some(e) = this.deferred_error.take() {
+                    this.on_parse_error(e);
+                }
                 progress |= driving.was_asked();
             }
             // A pass that read, parsed and ran nothing changed nothing a
@@ -775,12 +794,14 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
             if this.finished(&snap) {
                 let linger = this.peer_may_send(&snap);
                 // Send FIN after the last byte; a refusal here changes
-                // nothing. A socket about to be dropped sends it as it
-                // closes, unless it stays open to linger or holds the last
-                // bytes back for the FIN (a close with unread input would
-                // reset the connection and drop them).
+                // nothing. Dropping the socket sends it too, but only when
+                // no input is left unread (else the close resets the
+                // connection): after the peer's FIN, or when the close is
+                // abrupt anyway. Never when the socket stays open to
+                // linger, or holds the last bytes back for the FIN.
                 if let Some(io) = this.io.as_mut() {
-                    let shut_down = linger || this.held_for_fin || !io.fin_on_drop();
+                    let drop_sends_fin = (this.eof || snap.destroy) && io.fin_on_drop();
+                    let shut_down = linger || this.held_for_fin || !drop_sends_fin;
                     if shut_down && io.poll_shutdown(cx).is_pending() {
                         return Poll::Pending;
                     }

@@ -1,10 +1,11 @@
 //! Node's `server.listen(...)` forms, for every runtime.
 
 use super::Server;
-use crate::runtime::{ListenAddr, Runtime};
+use crate::runtime::{ListenAddr, Listener, Runtime};
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::task::{Context, Poll};
 
 /// Node's default listen backlog.
 pub const DEFAULT_BACKLOG: u32 = 511;
@@ -12,6 +13,18 @@ pub const DEFAULT_BACKLOG: u32 = 511;
 /// Binds a TCP listener the way Node's `listen(port, host, backlog)` does
 /// (address reuse on, non-blocking, ready to register with a runtime).
 pub fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<std::net::TcpListener> {
+    bind_tcp_with(addr, backlog, false).map(|(listener, _)| listener)
+}
+
+/// [`bind_tcp`], with `TCP_NODELAY` set on the socket before it listens
+/// when `no_delay` asks for it and the kernel copies the option into
+/// accepted sockets (Linux). Set before `listen`, no connection can miss
+/// it. Returns whether accepted sockets have it.
+fn bind_tcp_with(
+    addr: SocketAddr,
+    backlog: u32,
+    no_delay: bool,
+) -> io::Result<(std::net::TcpListener, bool)> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::STREAM,
@@ -19,9 +32,27 @@ pub fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<std::net::TcpListe
     )?;
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
+    let inherited = no_delay && cfg!(target_os = "linux") && socket.set_tcp_nodelay(true).is_ok();
     socket.listen(backlog.min(i32::MAX as u32) as i32)?;
     socket.set_nonblocking(true)?;
-    Ok(socket.into())
+    Ok((socket.into(), inherited))
+}
+
+/// A listener whose accepted connections have Nagle's algorithm off
+/// already (see [`bind_tcp_with`]).
+struct NodelayInherited<L>(L);
+
+impl<L: Listener> Listener for NodelayInherited<L> {
+    type Conn = L::Conn;
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<L::Conn>> {
+        self.0.poll_accept(cx)
+    }
+    fn local_addr(&self) -> io::Result<ListenAddr> {
+        self.0.local_addr()
+    }
+    fn nodelay_inherited(&self) -> bool {
+        true
+    }
 }
 
 fn resolve_listen(host: &str, port: u16) -> io::Result<SocketAddr> {
@@ -73,8 +104,13 @@ impl<R: Runtime> ServerExt for Server<R> {
         port: u16,
         backlog: u32,
     ) -> io::Result<ListenAddr> {
-        let listener = bind_tcp(resolve_listen(host, port)?, backlog)?;
-        self.listen_std(listener)
+        let addr = resolve_listen(host, port)?;
+        let (listener, inherited) = bind_tcp_with(addr, backlog, self.options.no_delay)?;
+        if !inherited {
+            return self.listen_std(listener);
+        }
+        let listener = self.runtime().tcp_listener(listener)?;
+        self.listen_on(NodelayInherited(listener))
     }
 
     #[cfg(unix)]

@@ -125,8 +125,6 @@ pub(crate) struct Inner {
     waiters: Mutex<Vec<Waker>>,
     accept_waker: Mutex<Option<Waker>>,
     listening: AtomicBool,
-    /// Accepted connections come with Nagle's algorithm off already.
-    pub(crate) nodelay_inherited: bool,
     /// Drops the listener (once).
     stop_listening: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
@@ -299,7 +297,8 @@ impl<R: Runtime> Server<R> {
             ));
         }
         let addr = listener.local_addr()?;
-        let nodelay_inherited = self.options.no_delay && listener.set_nodelay_for_accepted();
+        let nodelay_set = self.options.no_delay && listener.nodelay_inherited();
+        let mut backoff: Option<R::Timer> = None;
         // The listener is shared so that `close()` can drop it at once:
         // Node stops accepting synchronously.
         let slot = Arc::new(Mutex::new(Some(listener)));
@@ -313,7 +312,6 @@ impl<R: Runtime> Server<R> {
             waiters: Mutex::new(Vec::new()),
             accept_waker: Mutex::new(None),
             listening: AtomicBool::new(true),
-            nodelay_inherited,
             stop_listening: Mutex::new(Some(Box::new(move || {
                 closer_slot.lock().unwrap_or_else(|e| e.into_inner()).take();
             }))),
@@ -321,11 +319,10 @@ impl<R: Runtime> Server<R> {
         self.inner = Some(inner.clone());
         tracing::info!(%addr, "listening");
         let rt = self.rt.clone();
-        let mut backoff: Option<R::Timer> = None;
         self.rt.spawn(Box::pin(poll_fn(move |cx| {
             let mut guard = slot.lock().unwrap_or_else(|e| e.into_inner());
             match guard.as_mut() {
-                Some(listener) => accept_loop(&inner, &rt, listener, &mut backoff, cx),
+                Some(listener) => accept_loop(&inner, &rt, listener, &mut backoff, nodelay_set, cx),
                 None => Poll::Ready(()),
             }
         })));
@@ -438,11 +435,13 @@ impl<R: Runtime> Server<R> {
     }
 }
 
+/// `nodelay_set`: accepted connections come with Nagle's algorithm off.
 fn accept_loop<R: Runtime, L: Listener>(
     inner: &Arc<Inner>,
     rt: &R,
     listener: &mut L,
     backoff: &mut Option<R::Timer>,
+    nodelay_set: bool,
     cx: &mut Context<'_>,
 ) -> Poll<()> {
     *inner.accept_waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
@@ -458,7 +457,7 @@ fn accept_loop<R: Runtime, L: Listener>(
         }
         match listener.poll_accept(cx) {
             Poll::Pending => return Poll::Pending,
-            Poll::Ready(Ok(io)) => start_connection(inner, rt, io),
+            Poll::Ready(Ok(io)) => start_connection(inner, rt, io, nodelay_set),
             Poll::Ready(Err(e)) => {
                 // Out of file descriptors and the like: wait, then go on
                 // serving the connections that exist.
@@ -473,11 +472,16 @@ fn accept_loop<R: Runtime, L: Listener>(
     }
 }
 
-fn start_connection<R: Runtime, T: Transport>(inner: &Arc<Inner>, rt: &R, io: T) {
+fn start_connection<R: Runtime, T: Transport>(
+    inner: &Arc<Inner>,
+    rt: &R,
+    io: T,
+    nodelay_set: bool,
+) {
     if let Some(f) = &inner.handlers.connection {
         f(io.peer_addr().as_ref());
     }
-    let (driver, shared) = Driver::new(io, rt.clone(), inner.clone());
+    let (driver, shared) = Driver::new(io, rt.clone(), inner.clone(), nodelay_set);
     let id = inner.next_conn.fetch_add(1, Ordering::Relaxed);
     inner
         .conns
