@@ -492,10 +492,13 @@ impl ServerConn {
     /// [`send_response_validated`](Self::send_response_validated) for
     /// fields the caller keeps already formatted. `lines` are their
     /// `Name: value\r\n` lines in order, back to back, and are copied as
-    /// they are; `fields` are the same fields as pairs, read only for the
-    /// framing fields (which are still checked). The caller vouches that the
-    /// two agree and that each field passed
-    /// [`validate_field`](crate::validate_field); debug builds check both.
+    /// they are. `fields` are the framing fields among them
+    /// (`Content-Length`, `Transfer-Encoding`, `Connection`,
+    /// `Proxy-Connection`) as pairs, in order, read for the framing facts
+    /// (which are still checked); other fields may be passed too, and are
+    /// ignored. The caller vouches that the two agree and that each field
+    /// passed [`validate_field`](crate::validate_field); debug builds check
+    /// both.
     pub fn send_response_lines<'f, I>(
         &mut self,
         status: u16,

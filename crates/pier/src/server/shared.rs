@@ -73,6 +73,9 @@ struct SetByUser<'a> {
     keep_alive: bool,
     /// The first `Connection` value.
     connection: Option<&'a [u8]>,
+    /// A field the protocol core reads for the framing (`Content-Length`,
+    /// `Transfer-Encoding`, `Connection`, `Proxy-Connection`).
+    read_for_framing: bool,
 }
 
 impl<'a> SetByUser<'a> {
@@ -89,9 +92,11 @@ impl<'a> SetByUser<'a> {
                 10 => set.keep_alive |= is(b"keep-alive"),
                 14 => set.framing |= is(b"content-length"),
                 17 => set.framing |= is(b"transfer-encoding"),
+                16 => set.read_for_framing |= is(b"proxy-connection"),
                 _ => {}
             }
         }
+        set.read_for_framing |= set.framing || set.connection.is_some();
         set
     }
 }
@@ -531,36 +536,37 @@ impl Shared {
         // same fields as pairs go along for the framing checks.
         let mut lines: SmallVec<[&[u8]; 4]> = SmallVec::new();
         headers.lines_into(&mut lines);
-        let mut added: SmallVec<[(&[u8], &[u8]); 3]> = SmallVec::new();
         if let Some(date) = &date {
             lines.push(date);
-            added.push((b"Date", &date[6..date.len() - 2]));
         }
+        // The `Connection` field added, if any: the one added field the
+        // protocol core reads for the framing.
+        let mut added: Option<(&[u8], &[u8])> = None;
         if let Some(v) = set.connection {
             let says_close = v
                 .split(|&b| b == b',')
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
             keep_alive &= !says_close;
         } else if keep_alive {
-            added.push((b"Connection", b"keep-alive"));
+            added = Some((b"Connection", b"keep-alive"));
             let ka = &self.keep_alive_lines;
             match ka.keep_alive_value() {
-                Some(value) if !set.keep_alive => {
-                    lines.push(ka.lines());
-                    added.push((b"Keep-Alive", value));
-                }
+                Some(_) if !set.keep_alive => lines.push(ka.lines()),
                 _ => lines.push(ka.connection_line()),
             }
         } else {
             lines.push(b"Connection: close\r\n");
-            added.push((b"Connection", b"close"));
+            added = Some((b"Connection", b"close"));
         }
         if !keep_alive {
             self.conn.close_after_response();
         }
+        // The framing fields among the lines: the user's (all of them,
+        // when any is one; none to read otherwise) and the added one.
         // Every field was validated when it was set (ServerResponse) or is
         // one of the constants above.
-        let fields = headers.iter_bytes().chain(added.iter().copied());
+        let user_fields = if set.read_for_framing { usize::MAX } else { 0 };
+        let fields = headers.iter_bytes().take(user_fields).chain(added);
         self.conn
             .send_response_lines(status, reason, &lines, fields, hint)
             .map_err(WriteError::Protocol)?;
