@@ -85,16 +85,24 @@ impl Transmit {
         }
     }
 
-    /// Moves whatever the scratch buffer holds into the queue.
-    fn flush_scratch(&mut self) {
-        if !self.scratch.is_empty() {
+    /// Splits off whatever the scratch buffer holds, then frees a grown
+    /// buffer if the message that grew it asked for that.
+    fn take_scratch(&mut self) -> Option<Bytes> {
+        let taken = (!self.scratch.is_empty()).then(|| {
             self.grown = self.grown.max(self.scratch.capacity());
-            let b = self.scratch.split().freeze();
-            self.queued_bytes += b.len();
-            self.queue.push_back(b);
-        }
+            self.scratch.split().freeze()
+        });
         if std::mem::take(&mut self.release_when_taken) {
             self.release();
+        }
+        taken
+    }
+
+    /// Moves whatever the scratch buffer holds into the queue.
+    fn flush_scratch(&mut self) {
+        if let Some(b) = self.take_scratch() {
+            self.queued_bytes += b.len();
+            self.queue.push_back(b);
         }
     }
 
@@ -110,13 +118,7 @@ impl Transmit {
             self.queued_bytes = 0;
             out.extend(self.queue.drain(..));
         }
-        if !self.scratch.is_empty() {
-            self.grown = self.grown.max(self.scratch.capacity());
-            out.extend(Some(self.scratch.split().freeze()));
-        }
-        if std::mem::take(&mut self.release_when_taken) {
-            self.release();
-        }
+        out.extend(self.take_scratch());
     }
 
     pub(crate) fn pop(&mut self) -> Option<Bytes> {

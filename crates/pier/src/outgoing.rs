@@ -58,7 +58,7 @@ impl Field {
 
     /// The whole line's length.
     fn len(self) -> usize {
-        self.name_len as usize + self.value_len as usize + 4
+        self.end() - self.start()
     }
 }
 

@@ -47,17 +47,17 @@ pub(crate) fn poll_write_queue(
 ) -> Result<bool, ()> {
     let mut progress = false;
     while !out.is_empty() {
-        let written = if last {
-            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-            let n = fill_slices(&mut slices, out);
-            io.poll_write_last(cx, &slices[..n])
-        } else if out.len() == 1 {
+        let written = if out.len() == 1 && !last {
             // A whole small response is one buffer: a plain write.
             io.poll_write(cx, &out[0])
         } else {
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
             let n = fill_slices(&mut slices, out);
-            io.poll_write_vectored(cx, &slices[..n])
+            if last {
+                io.poll_write_last(cx, &slices[..n])
+            } else {
+                io.poll_write_vectored(cx, &slices[..n])
+            }
         };
         match written {
             Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Err(()),

@@ -253,7 +253,8 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     /// (A function of the task list and spare alone, so the handler table
     /// can stay borrowed from the server meanwhile.)
     fn start_handler(
-        (tasks, spare): (&mut SmallVec<[HandlerTask; 1]>, &mut Option<HandlerTask>),
+        tasks: &mut SmallVec<[HandlerTask; 1]>,
+        spare: &mut Option<HandlerTask>,
         f: &Arc<RequestFn>,
         req: IncomingMessage,
         res: ServerResponse,
@@ -398,39 +399,27 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             let _ = res.end_now(Bytes::new());
             return;
         }
-        match expect {
+        let handler = match expect {
             Expectation::Continue => match &handlers.check_continue {
-                Some(f) => {
-                    Self::start_handler((&mut self.tasks, &mut self.spare_task), f, req, res)
-                }
+                Some(f) => f,
                 None => {
                     // node: S5
                     let _ = res.write_continue();
-                    Self::start_handler(
-                        (&mut self.tasks, &mut self.spare_task),
-                        &handlers.request,
-                        req,
-                        res,
-                    );
+                    &handlers.request
                 }
             },
             Expectation::Other => match &handlers.check_expectation {
-                Some(f) => {
-                    Self::start_handler((&mut self.tasks, &mut self.spare_task), f, req, res)
-                }
+                Some(f) => f,
                 None => {
                     // node: S6
                     res.status_code = 417;
                     let _ = res.end_now(Bytes::new());
+                    return;
                 }
             },
-            Expectation::None => Self::start_handler(
-                (&mut self.tasks, &mut self.spare_task),
-                &handlers.request,
-                req,
-                res,
-            ),
-        }
+            Expectation::None => &handlers.request,
+        };
+        Self::start_handler(&mut self.tasks, &mut self.spare_task, handler, req, res);
     }
 
     fn on_parse_error(&mut self, e: ParseError) {

@@ -252,13 +252,6 @@ impl KeepAliveLines {
     fn connection_line(&self) -> &[u8] {
         &self.text[..CONNECTION_KEEP_ALIVE.len()]
     }
-
-    /// The `Keep-Alive` value (`timeout=N`), if advertised.
-    fn keep_alive_value(&self) -> Option<&[u8]> {
-        let from = CONNECTION_KEEP_ALIVE.len() + KEEP_ALIVE_PREFIX.len();
-        let to = usize::from(self.len).checked_sub(2)?;
-        (to > from).then(|| &self.text[from..to])
-    }
 }
 
 /// What went wrong writing a response.
@@ -549,11 +542,13 @@ impl Shared {
             keep_alive &= !says_close;
         } else if keep_alive {
             added = Some((b"Connection", b"keep-alive"));
+            // The user's own `Keep-Alive` replaces the advertised one.
             let ka = &self.keep_alive_lines;
-            match ka.keep_alive_value() {
-                Some(_) if !set.keep_alive => lines.push(ka.lines()),
-                _ => lines.push(ka.connection_line()),
-            }
+            lines.push(if set.keep_alive {
+                ka.connection_line()
+            } else {
+                ka.lines()
+            });
         } else {
             lines.push(b"Connection: close\r\n");
             added = Some((b"Connection", b"close"));
@@ -600,11 +595,13 @@ mod tests {
                 lines.lines(),
                 format!("Connection: keep-alive\r\nKeep-Alive: {value}\r\n").as_bytes()
             );
-            assert_eq!(lines.keep_alive_value(), Some(value.as_bytes()));
+            assert!(lines
+                .lines()
+                .ends_with(format!("Keep-Alive: {value}\r\n").as_bytes()));
             assert_eq!(lines.connection_line(), b"Connection: keep-alive\r\n");
         }
         let none = KeepAliveLines::new(None);
         assert_eq!(none.lines(), b"Connection: keep-alive\r\n");
-        assert_eq!(none.keep_alive_value(), None);
+        assert_eq!(none.lines(), none.connection_line(), "no Keep-Alive line");
     }
 }
