@@ -344,6 +344,12 @@ fn parse_version(
     allow: Protocols,
 ) -> Result<Option<(Version, usize)>, HeadError> {
     let rest = &buf[at..];
+    // Nearly every line says exactly this: one comparison of eight bytes.
+    if let Some((b"HTTP/1.1", after)) = rest.split_first_chunk::<8>() {
+        if !after.first().is_some_and(u8::is_ascii_digit) {
+            return Ok(Some((Version::HTTP_11, at + 8)));
+        }
+    }
     let proto_ok = |p: &[u8]| {
         let n = rest.len().min(p.len());
         rest[..n] == p[..n]

@@ -150,6 +150,16 @@ impl RawHeaders {
         self.buf = buf;
     }
 
+    /// No fields, no bytes; the offsets' inline storage is kept (a
+    /// table grown onto the heap by a large head is freed).
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        if self.entries.spilled() {
+            self.entries.shrink_to_fit();
+        }
+        self.buf = Bytes::new();
+    }
+
     /// Builds fields from owned pairs (for tests and for callers that
     /// assemble messages by hand). Names and values are copied once.
     pub fn from_pairs<N: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(N, V)]) -> Self {

@@ -47,6 +47,24 @@ impl RequestHead {
         }
     }
 
+    /// Empties the head (no fields, no bytes) and keeps its storage, for a
+    /// runtime to give back with [`ServerConn::recycle_head`] once a
+    /// request is handled. The bytes it pointed into are released at once.
+    ///
+    /// [`ServerConn::recycle_head`]: crate::ServerConn::recycle_head
+    pub fn clear(&mut self) {
+        self.method = KnownMethod::Get.into();
+        self.target = (0, 0);
+        self.version = Version::HTTP_11;
+        self.headers.clear();
+        self.headers_truncated = false;
+        self.body = BodyKind::Empty;
+        self.keep_alive = false;
+        self.expect = Expectation::None;
+        self.upgrade = false;
+        self.has_host = false;
+    }
+
     /// The method.
     pub fn method(&self) -> &Method {
         &self.method

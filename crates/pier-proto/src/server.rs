@@ -186,6 +186,20 @@ impl ServerConn {
             && self.pending.len() < MAX_PIPELINED
     }
 
+    /// Gives the connection a head to parse its next request into, so
+    /// that a runtime handing each head out (and dropping it after) does
+    /// not allocate one per request. Everything in it is overwritten
+    /// before it is seen again; [`RequestHead::clear`] it first to release
+    /// the bytes it holds at once. Returns it when the connection holds a
+    /// spare already.
+    pub fn recycle_head(&mut self, head: Box<RequestHead>) -> Option<Box<RequestHead>> {
+        if self.next_head.is_some() {
+            return Some(head);
+        }
+        self.next_head = Some(head);
+        None
+    }
+
     // ----- events -----
 
     /// The next event, `Ok(None)` when more input (or a response) is needed.

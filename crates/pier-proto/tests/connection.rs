@@ -779,3 +779,56 @@ fn status_lines_and_lengths_of_every_size() {
         assert_eq!(wire, want);
     }
 }
+
+/// A head given back is parsed into again: the same box, with nothing left
+/// over from the request it held before.
+#[test]
+fn recycled_heads_are_parsed_into_afresh() {
+    let mut s = ServerConn::new(ServerConfig::default());
+    let mut big =
+        String::from("POST /first?q=1 HTTP/1.1\r\nContent-Length: 0\r\nExpect: 100-continue\r\n");
+    for i in 0..40 {
+        big.push_str(&format!("X-Field-{i}: value {i}\r\n"));
+    }
+    big.push_str("Connection: keep-alive\r\n\r\n");
+    s.feed(big.as_bytes());
+    let Some(Event::Request(mut first)) = s.poll_event().unwrap() else {
+        panic!("a request");
+    };
+    assert_eq!(first.headers().len(), 43);
+    assert_eq!(first.expect(), Expectation::Continue);
+    assert!(matches!(s.poll_event().unwrap(), Some(Event::End(_))));
+    s.send_response(200, b"", &[("Content-Length", "0")], BodyHint::Empty)
+        .unwrap();
+    s.send_end().unwrap();
+    drain(&mut s);
+
+    first.clear();
+    assert_eq!(first.headers().len(), 0);
+    assert!(first.raw().is_empty(), "its bytes are released");
+    let address = &*first as *const _ as usize;
+    assert!(s.recycle_head(first).is_none(), "taken");
+
+    s.feed(b"GET /second HTTP/1.1\r\nHost: h\r\n\r\n");
+    let Some(Event::Request(second)) = s.poll_event().unwrap() else {
+        panic!("a request");
+    };
+    assert_eq!(&*second as *const _ as usize, address, "the same box");
+    assert_eq!(second.method(), &Method::GET);
+    assert_eq!(second.target(), b"/second");
+    assert_eq!(second.version(), pier_proto::Version::HTTP_11);
+    assert_eq!(second.expect(), Expectation::None);
+    assert!(second.keep_alive() && second.has_host());
+    let fields: Vec<_> = second.headers().iter().collect();
+    assert_eq!(fields, [(&b"Host"[..], &b"h"[..])]);
+    assert_eq!(
+        second.raw().as_ref(),
+        b"GET /second HTTP/1.1\r\nHost: h\r\n\r\n"
+    );
+
+    // One spare at a time: a second one comes back.
+    let mut spare = Box::<pier_proto::RequestHead>::default();
+    spare.clear();
+    assert!(s.recycle_head(spare).is_none());
+    assert!(s.recycle_head(Box::default()).is_some());
+}

@@ -13,20 +13,45 @@ use std::ops::Deref;
 #[derive(Debug)]
 pub struct IncomingMessage<H = RequestHead> {
     /// Boxed as the protocol core hands it over: moving a message (into a
-    /// handler's future, say) moves a pointer, not the head.
-    head: Box<H>,
+    /// handler's future, say) moves a pointer, not the head. `None` only
+    /// once taken apart.
+    head: Option<Box<H>>,
     body: Body,
     peer: Option<PeerAddr>,
+    /// Where the head's box goes when the message is dropped: a server
+    /// parses the next request into it instead of allocating one.
+    recycle: Option<fn(Box<H>)>,
 }
 
 impl<H> IncomingMessage<H> {
     pub(crate) fn new(head: Box<H>, body: Body, peer: Option<PeerAddr>) -> Self {
-        IncomingMessage { head, body, peer }
+        IncomingMessage {
+            head: Some(head),
+            body,
+            peer,
+            recycle: None,
+        }
+    }
+
+    /// A message whose head's box is handed to `recycle` when it is
+    /// dropped (not when it is taken apart).
+    pub(crate) fn recycled(
+        head: Box<H>,
+        body: Body,
+        peer: Option<PeerAddr>,
+        recycle: fn(Box<H>),
+    ) -> Self {
+        IncomingMessage {
+            head: Some(head),
+            body,
+            peer,
+            recycle: Some(recycle),
+        }
     }
 
     /// The head.
     pub fn head(&self) -> &H {
-        &self.head
+        self.head.as_deref().expect("present until taken apart")
     }
 
     /// The body stream.
@@ -35,8 +60,9 @@ impl<H> IncomingMessage<H> {
     }
 
     /// Splits into head and body.
-    pub fn into_parts(self) -> (H, Body) {
-        (*self.head, self.body)
+    pub fn into_parts(mut self) -> (H, Body) {
+        let head = self.head.take().expect("present until taken apart");
+        (*head, std::mem::replace(&mut self.body, Body::empty()))
     }
 
     /// The next body chunk, `None` at the end.
@@ -91,30 +117,38 @@ impl HasHeaders for ResponseHead {
 impl<H: HasHeaders> IncomingMessage<H> {
     /// Fields in arrival order with their original case (Node's `rawHeaders`).
     pub fn raw_headers(&self) -> &RawHeaders {
-        self.head.raw()
+        self.head().raw()
     }
 
     /// One field by Node's joining rules (Node's `headers[name]`).
     pub fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
-        self.head.raw().get(name)
+        self.head().raw().get(name)
     }
 }
 
 impl IncomingMessage<RequestHead> {
     /// The request target (Node's `req.url`), byte for byte.
     pub fn url(&self) -> &[u8] {
-        self.head.target()
+        self.head().target()
     }
 
     /// `"1.1"`, `"1.0"`, … (Node's `httpVersion`).
     pub fn http_version(&self) -> String {
-        self.head.version().to_string()
+        self.head().version().to_string()
     }
 }
 
 impl<H> Deref for IncomingMessage<H> {
     type Target = H;
     fn deref(&self) -> &H {
-        &self.head
+        self.head()
+    }
+}
+
+impl<H> Drop for IncomingMessage<H> {
+    fn drop(&mut self) {
+        if let (Some(recycle), Some(head)) = (self.recycle, self.head.take()) {
+            recycle(head);
+        }
     }
 }

@@ -31,6 +31,7 @@ mod date;
 mod incoming;
 mod lazy_timer;
 mod outgoing;
+mod queue;
 pub mod runtime;
 mod server;
 mod write;

@@ -9,6 +9,7 @@ use super::{ClientError, Inner, ServerResponse, Upgraded};
 use crate::body::{self, BodyError, BodySender};
 use crate::incoming::IncomingMessage;
 use crate::lazy_timer::{Fired, LazyTimer};
+use crate::queue::InlineQueue;
 use crate::runtime::{PeerAddr, Runtime, Transport};
 use crate::write::{with_read_scratch, READ_CHUNK};
 use bytes::Bytes;
@@ -16,6 +17,7 @@ use pier_proto::{
     BodyKind, ErrorCode, Event, Expectation, ParseError, RequestHead, ServerConn, Version,
 };
 use smallvec::SmallVec;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -35,15 +37,16 @@ const LINGER_BYTES: u64 = 16 * 1024 * 1024;
 /// What one turn of the driver's loop knows about the shared state.
 struct Snapshot {
     destroy: bool,
-    should_close: bool,
-    gone: bool,
-    handlers: usize,
+    /// The connection ends once the output queued now is written, whatever
+    /// else happens: it closes after its last response, or idles while
+    /// the server closes.
+    closing: bool,
+    /// No handler runs, no response is owed and no input waits to be
+    /// parsed: after the peer's EOF, nothing more can be queued.
+    drained: bool,
     owed: usize,
-    close_when_idle: bool,
-    is_idle: bool,
-    /// Input not parsed yet (requests pipelined past the parse-ahead
-    /// window, say).
-    input_buffered: bool,
+    /// Idle between requests, with no handler running.
+    idle: bool,
     wants_read: bool,
     deadline: Option<Instant>,
 }
@@ -61,7 +64,7 @@ pub(crate) struct Driver<R: Runtime, T: Transport> {
     peer: Option<PeerAddr>,
     /// Handlers still running (inline for one: most finish in their first
     /// poll, and a connection serving one request allocates nothing here).
-    tasks: SmallVec<[HandlerTask; 1]>,
+    tasks: InlineQueue<HandlerTask>,
     /// A finished handler's storage, for the next request's future.
     spare_task: Option<HandlerTask>,
     body: Option<BodySender>,
@@ -105,6 +108,33 @@ pub(crate) struct Driver<R: Runtime, T: Transport> {
     /// Raised by others when they change the shared state (see `Shared`).
     touched: Arc<AtomicBool>,
     span: tracing::Span,
+}
+
+thread_local! {
+    /// A request head's box, back from a dropped request, for the next
+    /// request any connection of this thread parses: heads are usually
+    /// dropped on the thread that parsed them, so one spare saves an
+    /// allocation and a free per request.
+    static SPARE_HEAD: Cell<Option<Box<RequestHead>>> = const { Cell::new(None) };
+}
+
+/// Where a dropped request's head goes (see `IncomingMessage::recycled`).
+/// The head is cleared at once: the input buffer its bytes came from can
+/// then be reused in place.
+fn recycle_head(mut head: Box<RequestHead>) {
+    head.clear();
+    // Some heads move to other threads with their requests and are
+    // dropped there; a thread that only drops keeps one spare.
+    let _ = SPARE_HEAD.try_with(|spare| spare.set(Some(head)));
+}
+
+/// Hands this thread's spare head, if any, to `conn` to parse into.
+fn give_spare_head(conn: &mut ServerConn) {
+    if let Some(head) = SPARE_HEAD.with(Cell::take) {
+        if let Some(head) = conn.recycle_head(head) {
+            SPARE_HEAD.with(|spare| spare.set(Some(head)));
+        }
+    }
 }
 
 /// Protocol events taken under one lock.
@@ -191,7 +221,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             shared: shared.clone(),
             server,
             peer,
-            tasks: SmallVec::new(),
+            tasks: InlineQueue::new(),
             spare_task: None,
             body: None,
             unread: 0,
@@ -222,14 +252,16 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     /// Runs the handlers; returns whether any finished.
     fn poll_tasks(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        let mut i = 0;
-        while i < self.tasks.len() {
-            let polled = catch_unwind(AssertUnwindSafe(|| self.tasks[i].as_mut().poll_slot(cx)));
-            match polled {
-                Ok(Poll::Pending) => i += 1,
+        // Each task once, in order: the pending ones go back behind.
+        for _ in 0..self.tasks.len() {
+            let Some(mut task) = self.tasks.pop_front() else {
+                break;
+            };
+            match catch_unwind(AssertUnwindSafe(|| task.as_mut().poll_slot(cx))) {
+                Ok(Poll::Pending) => self.tasks.push_back(task),
                 Ok(Poll::Ready(())) => {
                     // The future is gone; its storage serves the next one.
-                    keep_spare(&mut self.spare_task, self.tasks.swap_remove(i));
+                    keep_spare(&mut self.spare_task, task);
                     progress = true;
                 }
                 Err(_) => {
@@ -237,7 +269,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
                     // turns into a 500 or a closed connection; the other
                     // connections never notice.
                     tracing::error!("request handler panicked");
-                    drop(self.tasks.swap_remove(i));
+                    drop(task);
                     progress = true;
                 }
             }
@@ -253,7 +285,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     /// (A function of the task list and spare alone, so the handler table
     /// can stay borrowed from the server meanwhile.)
     fn start_handler(
-        tasks: &mut SmallVec<[HandlerTask; 1]>,
+        tasks: &mut InlineQueue<HandlerTask>,
         spare: &mut Option<HandlerTask>,
         f: &Arc<RequestFn>,
         req: IncomingMessage,
@@ -261,7 +293,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     ) {
         match catch_unwind(AssertUnwindSafe(|| f(req, res, spare))) {
             // Counted in the shared state at the next snapshot.
-            Ok(fut) => tasks.push(fut),
+            Ok(fut) => tasks.push_back(fut),
             // The response, dropped in the unwind, has become a 500.
             Err(_) => tracing::error!("request handler panicked"),
         }
@@ -269,7 +301,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
 
     /// Handles `batch` (events the read took) and drains the rest;
     /// returns whether there were any.
-    fn poll_events(&mut self, mut batch: Batch) -> bool {
+    fn poll_events(&mut self, batch: &mut Batch) -> bool {
         let mut progress = false;
         loop {
             if self.errored {
@@ -279,7 +311,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
                 if !self.maybe_events {
                     return progress;
                 }
-                self.maybe_events = take_events(&mut lock(&self.shared), &mut batch, self.eof);
+                self.maybe_events = take_events(&mut lock(&self.shared), batch, self.eof);
                 if batch.is_empty() {
                     return progress;
                 }
@@ -382,7 +414,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
                 f(&head);
             }
         }
-        let req = IncomingMessage::new(head, rx, self.peer.clone());
+        let req = IncomingMessage::recycled(head, rx, self.peer.clone(), recycle_head);
         let mut res = ServerResponse::new(self.shared.clone(), id);
 
         if over_limit {
@@ -509,15 +541,15 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
         let input_buffered = !s.conn.buffered_input().is_empty();
         self.maybe_events |= input_buffered || self.eof;
         let is_idle = s.conn.is_idle();
+        let no_handlers = s.handlers == 0;
+        let owed = s.owed();
         Snapshot {
             destroy: s.destroy,
-            should_close: s.conn.should_close(),
-            gone: s.gone,
-            handlers: s.handlers,
-            owed: s.owed(),
-            close_when_idle: s.close_when_idle,
-            is_idle,
-            input_buffered,
+            closing: s.conn.should_close() && (no_handlers || s.gone)
+                || s.close_when_idle && is_idle && no_handlers,
+            drained: no_handlers && owed == 0 && !input_buffered,
+            owed,
+            idle: is_idle && no_handlers,
             wants_read: s.conn.wants_read() && !(s.close_when_idle && is_idle),
             deadline: s.conn.poll_timeout(now),
         }
@@ -574,6 +606,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             Poll::Ready(Ok(n)) => {
                 if n > 0 {
                     let mut s = lock(&self.shared);
+                    give_spare_head(&mut s.conn);
                     s.conn.feed(&scratch[..n]);
                     self.maybe_events = true;
                     if !self.errored {
@@ -605,7 +638,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     /// Keeps the timer at the protocol's deadline (and `server.timeout`).
     fn poll_timer(&mut self, cx: &mut Context<'_>, snap: &Snapshot, now: Instant) -> bool {
         let inactivity = self.server.options.timeout;
-        let (proto, idle) = (snap.deadline, snap.is_idle && snap.handlers == 0);
+        let (proto, idle) = (snap.deadline, snap.idle);
         // Between requests the keep-alive timeout replaces `server.timeout`
         // (as in Node), unless keep-alive idling is unlimited.
         let keep_alive_owns_idle = idle && !self.server.options.keep_alive_timeout.is_zero();
@@ -648,10 +681,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     /// Whether the connection ends once the output queued now is written:
     /// nothing more can be queued.
     fn done_once_written(&self, snap: &Snapshot) -> bool {
-        snap.should_close && (snap.handlers == 0 || snap.gone)
-            || snap.close_when_idle && snap.is_idle && snap.handlers == 0
-            || (self.eof && snap.handlers == 0 && snap.owed == 0 && !snap.input_buffered)
-            || (self.unread_overflow && snap.owed == 0)
+        snap.closing || (self.eof && snap.drained) || (self.unread_overflow && snap.owed == 0)
     }
 
     /// Whether the peer may still be sending as we close: mid-body, or
@@ -760,7 +790,7 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
                 // snapshot below: nobody needs to wake this task for them.
                 let driving = Driving::enter(this.shared_address);
                 let _turn = crate::date::Turn::enter(now);
-                progress |= this.poll_events(batch);
+                progress |= this.poll_events(&mut batch);
                 progress |= this.poll_tasks(cx);
                 if let Some(e) = this.deferred_error.take() {
                     this.on_parse_error(e);
@@ -826,5 +856,58 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
         }
         this.io = None;
         Poll::Ready(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pier_proto::ServerConfig;
+
+    fn parse(conn: &mut ServerConn, request: &[u8]) -> Box<RequestHead> {
+        conn.feed(request);
+        match conn.poll_event() {
+            Ok(Some(Event::Request(head))) => head,
+            other => panic!("a request, not {other:?}"),
+        }
+    }
+
+    fn address(head: &RequestHead) -> usize {
+        head as *const RequestHead as usize
+    }
+
+    /// A dropped request's head is the next one parsed on this thread
+    /// (cleared, its bytes released); one taken apart is not.
+    #[test]
+    fn dropped_requests_give_their_head_to_the_next() {
+        SPARE_HEAD.with(Cell::take);
+        let mut conn = ServerConn::new(ServerConfig::default());
+        let head = parse(&mut conn, b"GET /a HTTP/1.1\r\nHost: h\r\nX-One: 1\r\n\r\n");
+        let first = address(&head);
+        drop(IncomingMessage::recycled(
+            head,
+            body::Body::empty(),
+            None,
+            recycle_head,
+        ));
+        let spare = SPARE_HEAD.with(Cell::take).expect("kept");
+        assert_eq!(address(&spare), first);
+        assert!(spare.raw().is_empty(), "its bytes are released");
+        assert!(spare.headers().is_empty());
+        SPARE_HEAD.with(|s| s.set(Some(spare)));
+
+        // Another connection of the thread takes it.
+        let mut other = ServerConn::new(ServerConfig::default());
+        give_spare_head(&mut other);
+        let head = parse(&mut other, b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(address(&head), first);
+        assert_eq!(head.target(), b"/b");
+        assert_eq!(head.headers().len(), 1);
+
+        // Taken apart: the caller keeps the head.
+        let req = IncomingMessage::recycled(head, body::Body::empty(), None, recycle_head);
+        let (kept, _body) = req.into_parts();
+        assert_eq!(kept.target(), b"/b");
+        assert!(SPARE_HEAD.with(Cell::take).is_none());
     }
 }

@@ -3,6 +3,7 @@
 //! responses, which must go out in request order.
 
 use crate::outgoing::OutgoingHeaders;
+use crate::queue::InlineQueue;
 use bytes::Bytes;
 use pier_proto::{BodyHint, LocalError, RequestHead, ServerConn, Version};
 use smallvec::SmallVec;
@@ -143,7 +144,7 @@ pub(crate) struct Shared {
     pub(crate) conn: ServerConn,
     /// Owed responses, oldest first (inline for one: a connection serving
     /// one request allocates nothing here).
-    slots: SmallVec<[Slot; 1]>,
+    slots: InlineQueue<Slot>,
     next_id: u64,
     pub(crate) driver: Option<Waker>,
     pub(crate) writers: Vec<Waker>,
@@ -288,7 +289,7 @@ impl Shared {
             touched: Arc::new(AtomicBool::new(false)),
             request_is_last: false,
             conn,
-            slots: SmallVec::new(),
+            slots: InlineQueue::new(),
             next_id: 0,
             driver: None,
             writers: Vec::new(),
@@ -350,7 +351,7 @@ impl Shared {
     fn open_slot(&mut self, version: Version, last_allowed: bool) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        self.slots.push(Slot {
+        self.slots.push_back(Slot {
             id,
             version,
             queued: Vec::new(),
@@ -362,7 +363,7 @@ impl Shared {
     }
 
     pub(crate) fn front_id(&self) -> Option<u64> {
-        self.slots.first().map(|s| s.id)
+        self.slots.front().map(|s| s.id)
     }
 
     pub(crate) fn owed(&self) -> usize {
@@ -371,7 +372,7 @@ impl Shared {
 
     /// Whether the response being written (if any) has sent its head.
     pub(crate) fn front_head_sent(&self) -> bool {
-        self.slots.first().is_some_and(|s| s.head_sent)
+        self.slots.front().is_some_and(|s| s.head_sent)
     }
 
     fn slot_mut(&mut self, id: u64) -> Option<&mut Slot> {
@@ -454,7 +455,7 @@ impl Shared {
 
     /// Applies the queued commands of responses that reached the front.
     fn run_queued(&mut self) {
-        while let Some(front) = self.slots.first_mut() {
+        while let Some(front) = self.slots.front_mut() {
             if front.queued.is_empty() {
                 return;
             }
@@ -491,9 +492,7 @@ impl Shared {
                     self.destroy = true;
                     return Err(WriteError::Protocol(e));
                 }
-                if !self.slots.is_empty() {
-                    self.slots.remove(0);
-                }
+                self.slots.pop_front();
                 Ok(())
             }
             Cmd::Continue => self.conn.send_continue().map_err(WriteError::Protocol),
@@ -512,7 +511,7 @@ impl Shared {
             hint,
             send_date,
         } = head;
-        let slot = self.slots.first().ok_or(WriteError::Closed)?;
+        let slot = self.slots.front().ok_or(WriteError::Closed)?;
         let set = SetByUser::of(headers);
         let user_framing = set.framing;
         // An HTTP/1.0 peer cannot get chunked: a streamed body ends at close.
@@ -527,14 +526,10 @@ impl Shared {
         // The caller's lines, then Node's additions, all borrowed and
         // already formatted: the head is a few copies of whole lines. The
         // same fields as pairs go along for the framing checks.
-        let mut lines: SmallVec<[&[u8]; 4]> = SmallVec::new();
-        headers.lines_into(&mut lines);
-        if let Some(date) = &date {
-            lines.push(date);
-        }
         // The `Connection` field added, if any: the one added field the
         // protocol core reads for the framing.
         let mut added: Option<(&[u8], &[u8])> = None;
+        let mut connection_lines: &[u8] = b"";
         if let Some(v) = set.connection {
             let says_close = v
                 .split(|&b| b == b',')
@@ -544,15 +539,32 @@ impl Shared {
             added = Some((b"Connection", b"keep-alive"));
             // The user's own `Keep-Alive` replaces the advertised one.
             let ka = &self.keep_alive_lines;
-            lines.push(if set.keep_alive {
+            connection_lines = if set.keep_alive {
                 ka.connection_line()
             } else {
                 ka.lines()
-            });
+            };
         } else {
-            lines.push(b"Connection: close\r\n");
+            connection_lines = b"Connection: close\r\n";
             added = Some((b"Connection", b"close"));
         }
+        let date_line: &[u8] = date.as_ref().map_or(b"", |d| &d[..]);
+        // Usually the caller's lines lie back to back: three slices in
+        // all, on the stack.
+        let three: [&[u8]; 3];
+        let mut runs: SmallVec<[&[u8]; 4]> = SmallVec::new();
+        let lines: &[&[u8]] = match headers.single_run() {
+            Some(run) => {
+                three = [run, date_line, connection_lines];
+                &three
+            }
+            None => {
+                headers.lines_into(&mut runs);
+                runs.push(date_line);
+                runs.push(connection_lines);
+                &runs
+            }
+        };
         if !keep_alive {
             self.conn.close_after_response();
         }
@@ -563,9 +575,9 @@ impl Shared {
         let user_fields = if set.read_for_framing { usize::MAX } else { 0 };
         let fields = headers.iter_bytes().take(user_fields).chain(added);
         self.conn
-            .send_response_lines(status, reason, &lines, fields, hint)
+            .send_response_lines(status, reason, lines, fields, hint)
             .map_err(WriteError::Protocol)?;
-        if let Some(front) = self.slots.first_mut() {
+        if let Some(front) = self.slots.front_mut() {
             front.head_sent = true;
             front.closes = !keep_alive;
         }
