@@ -124,6 +124,8 @@ pub struct Body {
 }
 
 enum Source {
+    /// No body at all (most requests): nothing to hold, nothing to drop.
+    Empty,
     /// Everything arrived before the body was handed out (a small message
     /// in one read, or none at all): no channel, no locks.
     Complete {
@@ -137,7 +139,9 @@ enum Source {
 impl Body {
     /// A body with nothing in it, already complete.
     pub fn empty() -> Body {
-        Body::complete(VecDeque::new(), Trailers::default())
+        Body {
+            source: Source::Empty,
+        }
     }
 
     /// A body that arrived whole.
@@ -150,13 +154,14 @@ impl Body {
     fn shared(&self) -> Option<&Arc<Mutex<State>>> {
         match &self.source {
             Source::Streaming(shared) => Some(shared),
-            Source::Complete { .. } => None,
+            Source::Empty | Source::Complete { .. } => None,
         }
     }
 
     /// Polls for the next chunk; `None` at the end.
     pub fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BodyError>>> {
         let shared = match &mut self.source {
+            Source::Empty => return Poll::Ready(None),
             Source::Complete { chunks, .. } => return Poll::Ready(chunks.pop_front().map(Ok)),
             Source::Streaming(shared) => shared,
         };
@@ -220,6 +225,7 @@ impl Body {
     pub fn trailers(&self) -> Option<RawHeaders> {
         match &self.source {
             Source::Streaming(s) => lock(s).trailers.as_ref().map(|t| (**t).clone()),
+            Source::Empty => Some(RawHeaders::default()),
             Source::Complete { trailers, .. } => Some((**trailers).clone()),
         }
     }

@@ -785,7 +785,13 @@ impl<R: Runtime, T: Transport> Future for Driver<R, T> {
                     Err(()) => break,
                 }
             }
-            {
+            // Nothing to parse, run or refuse (the second pass of most
+            // wake-ups): the handlers' turn is skipped.
+            let nothing_to_run = batch.is_empty()
+                && !this.maybe_events
+                && this.tasks.is_empty()
+                && this.deferred_error.is_none();
+            if !nothing_to_run {
                 // Responses submitted from here on are seen by the
                 // snapshot below: nobody needs to wake this task for them.
                 let driving = Driving::enter(this.shared_address);
