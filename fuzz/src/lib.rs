@@ -412,6 +412,9 @@ pub struct ServerRun {
     pub send_continue: bool,
     /// Feed EOF after the last read.
     pub eof: bool,
+    /// Give each request's head back (`RequestHead::clear`, then
+    /// `ServerConn::recycle_head`) once it is read, as runtimes do.
+    pub recycle_heads: bool,
 }
 
 impl ServerRun {
@@ -439,6 +442,7 @@ impl ServerRun {
             shape,
             send_continue: shape & 0x10 != 0,
             eof: flags & 64 != 0,
+            recycle_heads: false,
         }
     }
 }
@@ -802,7 +806,14 @@ impl ServerDriver {
                     });
                 }
                 push(&mut self.seen, request_seen(&head));
-                drop(head);
+                if self.run.recycle_heads {
+                    let mut head = head;
+                    head.clear();
+                    // Refused when the connection holds one already.
+                    drop(conn.recycle_head(head));
+                } else {
+                    drop(head);
+                }
                 if self.run.answer_on_request {
                     answer(conn, &method, self.run.shape, &mut self.answered, entry);
                     self.current = None;

@@ -130,9 +130,10 @@ fn recycle_head(mut head: Box<RequestHead>) {
 
 /// Hands this thread's spare head, if any, to `conn` to parse into.
 fn give_spare_head(conn: &mut ServerConn) {
-    if let Some(head) = SPARE_HEAD.with(Cell::take) {
+    // (`try_with`: a thread tearing down its locals has no spare.)
+    if let Some(head) = SPARE_HEAD.try_with(Cell::take).ok().flatten() {
         if let Some(head) = conn.recycle_head(head) {
-            SPARE_HEAD.with(|spare| spare.set(Some(head)));
+            let _ = SPARE_HEAD.try_with(|spare| spare.set(Some(head)));
         }
     }
 }
