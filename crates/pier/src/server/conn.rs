@@ -65,8 +65,6 @@ pub(crate) struct Driver<R: Runtime, T: Transport> {
     /// Handlers still running (inline for one: most finish in their first
     /// poll, and a connection serving one request allocates nothing here).
     tasks: InlineQueue<HandlerTask>,
-    /// A finished handler's storage, for the next request's future.
-    spare_task: Option<HandlerTask>,
     body: Option<BodySender>,
     /// Body bytes nobody reads, counted to bound the draining.
     unread: u64,
@@ -223,7 +221,6 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             server,
             peer,
             tasks: InlineQueue::new(),
-            spare_task: None,
             body: None,
             unread: 0,
             unread_overflow: false,
@@ -262,7 +259,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
                 Ok(Poll::Pending) => self.tasks.push_back(task),
                 Ok(Poll::Ready(())) => {
                     // The future is gone; its storage serves the next one.
-                    keep_spare(&mut self.spare_task, task);
+                    keep_spare(task);
                     progress = true;
                 }
                 Err(_) => {
@@ -282,17 +279,15 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
     /// in the call itself is caught like one in the future: otherwise it
     /// would unwind through this task and leave the connection registered
     /// with the server for ever (and `close()` waiting on it).
-    /// The future goes into the spare slot when it fits there.
-    /// (A function of the task list and spare alone, so the handler table
-    /// can stay borrowed from the server meanwhile.)
+    /// (A function of the task list alone, so the handler table can stay
+    /// borrowed from the server meanwhile.)
     fn start_handler(
         tasks: &mut InlineQueue<HandlerTask>,
-        spare: &mut Option<HandlerTask>,
         f: &Arc<RequestFn>,
         req: IncomingMessage,
         res: ServerResponse,
     ) {
-        match catch_unwind(AssertUnwindSafe(|| f(req, res, spare))) {
+        match catch_unwind(AssertUnwindSafe(|| f(req, res))) {
             // Counted in the shared state at the next snapshot.
             Ok(fut) => tasks.push_back(fut),
             // The response, dropped in the unwind, has become a 500.
@@ -452,7 +447,7 @@ impl<R: Runtime, T: Transport> Driver<R, T> {
             },
             Expectation::None => &handlers.request,
         };
-        Self::start_handler(&mut self.tasks, &mut self.spare_task, handler, req, res);
+        Self::start_handler(&mut self.tasks, handler, req, res);
     }
 
     fn on_parse_error(&mut self, e: ParseError) {

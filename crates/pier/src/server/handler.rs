@@ -2,14 +2,18 @@
 //! storage of the futures they return reused from one request to the next.
 //!
 //! A handler returns a future of its own type. Boxing each one cost an
-//! allocation and a free per request; instead a connection keeps the box
-//! of a finished future and the next request's future is moved into it.
+//! allocation and a free per request; instead each thread keeps the box of
+//! a finished future (one per handler type) and the next future of that
+//! type, on any connection of the thread, is moved into it. Kept per
+//! thread, not per connection, that storage stays in the cache and an idle
+//! connection holds none.
 //! Everything here is safe code: a slot is an `Option<Fut>` pinned in its
 //! box, filled with `Pin::set` and emptied in place when the future ends.
 
 use super::ServerResponse;
 use crate::incoming::IncomingMessage;
-use std::any::Any;
+use std::any::{Any, TypeId};
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -25,6 +29,9 @@ pub(crate) trait FutureSlot: Send {
     /// Polls the future; once it is done it is dropped in place, and the
     /// slot is empty until refilled.
     fn poll_slot(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()>;
+
+    /// The type of future the slot holds.
+    fn future_type(&self) -> TypeId;
 }
 
 impl<Fut: Future<Output = ()> + Send + 'static> FutureSlot for Option<Fut> {
@@ -50,19 +57,76 @@ impl<Fut: Future<Output = ()> + Send + 'static> FutureSlot for Option<Fut> {
         }
         polled
     }
+
+    fn future_type(&self) -> TypeId {
+        TypeId::of::<Fut>()
+    }
 }
 
 /// A running (or finished, empty) handler future in its box.
 pub(crate) type HandlerTask = Pin<Box<dyn FutureSlot>>;
 
-/// A request handler as the server stores it: called with the request, its
-/// response and the connection's spare slot (taken when it fits).
-pub(crate) type RequestFn =
-    dyn Fn(IncomingMessage, ServerResponse, &mut Option<HandlerTask>) -> HandlerTask + Send + Sync;
+/// A request handler as the server stores it: called with the request and
+/// its response; the future it returns is boxed in a kept slot when one of
+/// its type is free.
+pub(crate) type RequestFn = dyn Fn(IncomingMessage, ServerResponse) -> HandlerTask + Send + Sync;
 
-/// Slots larger than this are not kept between requests: an idle
-/// connection should not hold a large future's storage.
+/// Slots larger than this are not kept between requests.
 const KEPT_SLOT_MAX: usize = 1024;
+
+/// Handler types a thread keeps a slot for (a server has up to three
+/// handlers; a few servers may share a thread).
+const KEPT_TYPES: usize = 4;
+
+/// The finished futures' slots a thread keeps: at most one per type.
+struct Spares {
+    /// Each with the type of future it holds.
+    slots: [Option<(TypeId, HandlerTask)>; KEPT_TYPES],
+    /// The slot a new type replaces when all are taken.
+    next_evicted: usize,
+}
+
+impl Spares {
+    /// A kept slot for futures of type `kind`, with the future in `fresh`
+    /// (an `Option` of that type) moved in.
+    fn refill(&mut self, kind: TypeId, fresh: &mut dyn Any) -> Option<HandlerTask> {
+        let slot = self
+            .slots
+            .iter_mut()
+            .find(|s| s.as_ref().is_some_and(|(k, _)| *k == kind))?;
+        let (_, mut task) = slot.take()?;
+        let filled = task.as_mut().refill(fresh);
+        debug_assert!(filled, "a slot of the future's own type");
+        filled.then_some(task)
+    }
+
+    /// Keeps a finished future's slot, unless one of its type is kept.
+    fn keep(&mut self, done: HandlerTask) {
+        if std::mem::size_of_val(&*done) > KEPT_SLOT_MAX {
+            return;
+        }
+        let kind = done.future_type();
+        if self.slots.iter().flatten().any(|(k, _)| *k == kind) {
+            return;
+        }
+        let free = self.slots.iter().position(Option::is_none);
+        let at = free.unwrap_or_else(|| {
+            let at = self.next_evicted;
+            self.next_evicted = (at + 1) % KEPT_TYPES;
+            at
+        });
+        self.slots[at] = Some((kind, done));
+    }
+}
+
+thread_local! {
+    static SPARES: RefCell<Spares> = const {
+        RefCell::new(Spares {
+            slots: [const { None }; KEPT_TYPES],
+            next_evicted: 0,
+        })
+    };
+}
 
 /// Erases a handler's type.
 pub(crate) fn erase<F, Fut>(handler: F) -> Arc<RequestFn>
@@ -70,24 +134,25 @@ where
     F: Fn(IncomingMessage, ServerResponse) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    Arc::new(move |req, res, spare| {
+    Arc::new(move |req, res| {
         let mut fresh = Some(handler(req, res));
-        if let Some(slot) = spare {
-            if slot.as_mut().refill(&mut fresh) {
-                return spare.take().expect("just used");
-            }
-            // Another handler's: left for that one.
-        }
-        Box::pin(fresh)
+        // Only safe code runs under the borrow: a kept slot is empty, and
+        // refilling it drops nothing of the user's.
+        let kind = TypeId::of::<Fut>();
+        let kept = SPARES
+            .try_with(|spares| spares.borrow_mut().refill(kind, &mut fresh))
+            .ok()
+            .flatten();
+        kept.unwrap_or_else(|| Box::pin(fresh))
     })
 }
 
-/// Keeps a finished task's slot as the spare, if there is none yet and it
-/// is small enough.
-pub(crate) fn keep_spare(spare: &mut Option<HandlerTask>, done: HandlerTask) {
-    if spare.is_none() && std::mem::size_of_val(&*done) <= KEPT_SLOT_MAX {
-        *spare = Some(done);
-    }
+/// Keeps a finished task's slot for the next future of its type on this
+/// thread.
+pub(crate) fn keep_spare(done: HandlerTask) {
+    // Dropping an unkept slot runs nothing of the user's either: the
+    // future in it has ended.
+    let _ = SPARES.try_with(|spares| spares.borrow_mut().keep(done));
 }
 
 #[cfg(test)]
@@ -117,11 +182,29 @@ mod tests {
         &**task as *const dyn FutureSlot as *const u8
     }
 
-    /// A finished future's box takes the next future of its handler; a
-    /// handler of another type gets a box of its own and leaves the spare
-    /// to the first.
+    /// Takes this thread's kept slots (tests run on threads of their own,
+    /// but start from a clean slate anyway).
+    fn kept() -> Vec<*const u8> {
+        SPARES.with(|s| {
+            s.borrow()
+                .slots
+                .iter()
+                .flatten()
+                .map(|(_, task)| address(task))
+                .collect()
+        })
+    }
+
+    fn forget_kept() {
+        SPARES.with(|s| s.borrow_mut().slots = [const { None }; KEPT_TYPES]);
+    }
+
+    /// A finished future's box takes the next future of its handler, on
+    /// any connection of the thread; a handler of another type gets a box
+    /// of its own, and both are kept after.
     #[test]
     fn slots_are_reused_for_futures_of_their_type() {
+        forget_kept();
         let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = runs.clone();
         let counting = erase(move |_req, _res| {
@@ -131,40 +214,86 @@ mod tests {
             }
         });
         let other = erase(|_req, _res| async {});
-        let mut spare = None;
 
         let (req, res) = request();
-        let mut first = counting(req, res, &mut spare);
+        let mut first = counting(req, res);
         assert_eq!(poll(&mut first), Poll::Ready(()));
         // Empty now: polling again does nothing.
         assert_eq!(poll(&mut first), Poll::Ready(()));
         let at = address(&first);
-        keep_spare(&mut spare, first);
+        keep_spare(first);
+        assert_eq!(kept(), [at]);
 
         let (req, res) = request();
-        let mut elsewhere = other(req, res, &mut spare);
+        let mut elsewhere = other(req, res);
         assert_ne!(address(&elsewhere), at);
-        assert!(spare.is_some(), "the spare is left to its own handler");
+        assert_eq!(kept(), [at], "the slot is left to its own handler");
         assert_eq!(poll(&mut elsewhere), Poll::Ready(()));
+        let other_at = address(&elsewhere);
+        keep_spare(elsewhere);
+        assert_eq!(kept(), [at, other_at]);
 
         let (req, res) = request();
-        let mut second = counting(req, res, &mut spare);
-        assert!(spare.is_none(), "taken");
+        let mut second = counting(req, res);
         assert_eq!(address(&second), at, "the same box");
+        assert_eq!(kept(), [other_at], "taken");
         assert_eq!(poll(&mut second), Poll::Ready(()));
         assert_eq!(runs.load(std::sync::atomic::Ordering::Relaxed), 2);
+
+        // One slot per type: a second finished future of a kept type is
+        // freed, not kept.
+        let (req, res) = request();
+        let mut third = counting(req, res);
+        assert_eq!(poll(&mut third), Poll::Ready(()));
+        keep_spare(second);
+        keep_spare(third);
+        assert_eq!(kept().len(), 2);
+    }
+
+    /// With every kept slot taken by another type, a new type replaces
+    /// them in turn.
+    #[test]
+    fn new_types_replace_kept_slots_in_turn() {
+        forget_kept();
+        fn finished<F: Future<Output = ()> + Send + 'static>(f: F) -> HandlerTask {
+            let mut task: HandlerTask = Box::pin(Some(f));
+            assert_eq!(poll(&mut task), Poll::Ready(()));
+            task
+        }
+        let boxes = [
+            finished(async {}),
+            finished(async { std::future::ready(()).await }),
+            finished(async {
+                std::future::ready(1).await;
+            }),
+            finished(async {
+                std::future::ready(2u8).await;
+            }),
+            finished(async {
+                std::future::ready("x").await;
+            }),
+        ];
+        let addresses: Vec<_> = boxes.iter().map(address).collect();
+        for b in boxes {
+            keep_spare(b);
+        }
+        let mut now = kept();
+        now.sort();
+        let mut want = vec![addresses[4], addresses[1], addresses[2], addresses[3]];
+        want.sort();
+        assert_eq!(now, want, "the fifth type replaced the first kept");
     }
 
     /// A large future's slot is not kept.
     #[test]
     fn large_slots_are_not_kept() {
+        forget_kept();
         let big = async {
             let buf = [0u8; 4096];
             std::future::ready(()).await;
             std::hint::black_box(&buf);
         };
-        let mut spare = None;
-        keep_spare(&mut spare, Box::pin(Some(big)));
-        assert!(spare.is_none());
+        keep_spare(Box::pin(Some(big)));
+        assert!(kept().is_empty());
     }
 }
