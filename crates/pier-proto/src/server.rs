@@ -283,6 +283,15 @@ impl ServerConn {
     }
 
     fn poll_head(&mut self) -> Result<Option<Event>, ParseError> {
+        if self.input.buf.is_empty() {
+            // Nothing to parse (a connection's end, often): no head to
+            // allocate for it.
+            if self.input.eof {
+                self.stop_timers();
+                return Ok(self.input.report_closed());
+            }
+            return Ok(None);
+        }
         let mut head = self
             .next_head
             .take()

@@ -832,3 +832,26 @@ fn recycled_heads_are_parsed_into_afresh() {
     assert!(s.recycle_head(spare).is_none());
     assert!(s.recycle_head(Box::default()).is_some());
 }
+
+/// Polling with nothing buffered (between requests, at the peer's EOF)
+/// sets no head aside: the connection still takes a recycled one after.
+#[test]
+fn polling_an_empty_buffer_sets_no_head_aside() {
+    let mut s = ServerConn::new(ServerConfig::default());
+    assert!(s.poll_event().unwrap().is_none());
+    s.feed(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    let evs = events(&mut s);
+    assert_eq!(evs.len(), 2, "{evs:?}");
+    s.send_response(200, b"", &[("Content-Length", "0")], BodyHint::Empty)
+        .unwrap();
+    s.send_end().unwrap();
+    drain(&mut s);
+    assert!(s.poll_event().unwrap().is_none());
+    s.feed_eof();
+    assert!(matches!(s.poll_event().unwrap(), Some(Event::Closed)));
+    assert!(s.poll_event().unwrap().is_none());
+    assert!(
+        s.recycle_head(Box::default()).is_none(),
+        "no head was set aside"
+    );
+}
