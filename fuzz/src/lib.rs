@@ -412,8 +412,9 @@ pub struct ServerRun {
     pub send_continue: bool,
     /// Feed EOF after the last read.
     pub eof: bool,
-    /// Give each request's head back (`RequestHead::clear`, then
-    /// `ServerConn::recycle_head`) once it is read, as runtimes do.
+    /// Give each request's head back (`ServerConn::recycle_head`) once it
+    /// is read, as runtimes do, but without clearing it first: the parser
+    /// must overwrite whatever the last request left in it.
     pub recycle_heads: bool,
 }
 
@@ -807,9 +808,8 @@ impl ServerDriver {
                 }
                 push(&mut self.seen, request_seen(&head));
                 if self.run.recycle_heads {
-                    let mut head = head;
-                    head.clear();
-                    // Refused when the connection holds one already.
+                    // Refused when the connection holds one already or
+                    // reads a body now.
                     drop(conn.recycle_head(head));
                 } else {
                     drop(head);

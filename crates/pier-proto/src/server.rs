@@ -188,14 +188,15 @@ impl ServerConn {
 
     /// Gives the connection a head to parse its next request into, so
     /// that a runtime handing each head out (and dropping it after) does
-    /// not allocate one per request. Everything in it is overwritten
-    /// before it is seen again; [`RequestHead::clear`] it first to release
-    /// the bytes it holds at once. Returns it when the connection holds a
-    /// spare already.
-    pub fn recycle_head(&mut self, head: Box<RequestHead>) -> Option<Box<RequestHead>> {
-        if self.next_head.is_some() {
+    /// not allocate one per request. The bytes it points into are released
+    /// at once, and everything else in it is overwritten before it is seen
+    /// again. Returns it when the connection holds a spare already, or is
+    /// not waiting for a request head (mid-body, upgraded, finished).
+    pub fn recycle_head(&mut self, mut head: Box<RequestHead>) -> Option<Box<RequestHead>> {
+        if self.next_head.is_some() || !matches!(self.read, Read::Head) {
             return Some(head);
         }
+        head.headers.clear();
         self.next_head = Some(head);
         None
     }

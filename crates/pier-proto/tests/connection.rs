@@ -792,7 +792,7 @@ fn recycled_heads_are_parsed_into_afresh() {
     }
     big.push_str("Connection: keep-alive\r\n\r\n");
     s.feed(big.as_bytes());
-    let Some(Event::Request(mut first)) = s.poll_event().unwrap() else {
+    let Some(Event::Request(first)) = s.poll_event().unwrap() else {
         panic!("a request");
     };
     assert_eq!(first.headers().len(), 43);
@@ -803,9 +803,7 @@ fn recycled_heads_are_parsed_into_afresh() {
     s.send_end().unwrap();
     drain(&mut s);
 
-    first.clear();
-    assert_eq!(first.headers().len(), 0);
-    assert!(first.raw().is_empty(), "its bytes are released");
+    // Given back as it is: the parser must overwrite all of it.
     let address = &*first as *const _ as usize;
     assert!(s.recycle_head(first).is_none(), "taken");
 
@@ -826,11 +824,28 @@ fn recycled_heads_are_parsed_into_afresh() {
         b"GET /second HTTP/1.1\r\nHost: h\r\n\r\n"
     );
 
-    // One spare at a time: a second one comes back.
-    let mut spare = Box::<pier_proto::RequestHead>::default();
-    spare.clear();
-    assert!(s.recycle_head(spare).is_none());
+    // One spare at a time (once the request has ended): a second one
+    // comes back.
+    assert!(
+        s.recycle_head(Box::default()).is_some(),
+        "still in the body"
+    );
+    assert!(matches!(s.poll_event().unwrap(), Some(Event::End(_))));
+    assert!(s.recycle_head(Box::default()).is_none());
     assert!(s.recycle_head(Box::default()).is_some());
+
+    // Cleared, a head lets go of its bytes.
+    let mut head = second;
+    assert!(!head.raw().is_empty());
+    head.clear();
+    assert!(head.raw().is_empty() && head.headers().is_empty());
+    assert_eq!(head.target(), b"");
+
+    // A connection reading a body takes none.
+    let mut s = ServerConn::new(ServerConfig::default());
+    s.feed(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab");
+    assert!(matches!(s.poll_event().unwrap(), Some(Event::Request(_))));
+    assert!(s.recycle_head(head).is_some(), "refused mid-body");
 }
 
 /// Polling with nothing buffered (between requests, at the peer's EOF)

@@ -196,7 +196,11 @@ mod tests {
     }
 
     fn forget_kept() {
-        SPARES.with(|s| s.borrow_mut().slots = [const { None }; KEPT_TYPES]);
+        SPARES.with(|s| {
+            let mut s = s.borrow_mut();
+            s.slots = [const { None }; KEPT_TYPES];
+            s.next_evicted = 0;
+        });
     }
 
     /// A finished future's box takes the next future of its handler, on
