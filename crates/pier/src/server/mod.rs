@@ -6,6 +6,7 @@ mod listen;
 mod options;
 mod response;
 mod shared;
+mod spare_head;
 
 pub use listen::{bind_tcp, ServerExt, DEFAULT_BACKLOG};
 pub use options::ServerOptions;
