@@ -1172,14 +1172,24 @@ async fn s14_streamed_responses_do_not_interleave() {
     assert_eq!(p.response().await, chunked("/2"));
 }
 
+/// More requests than fit in the parse-ahead window.
+const PIPELINED: usize = 80;
+
+/// A server echoing URLs, and a peer that has sent it `PIPELINED`
+/// requests at once (`/00`, `/01`, …).
+async fn pipelined_to_echo_server() -> (pier::Server<Rt>, Peer) {
+    let (server, addr) = start(options(), echo_url).await;
+    let mut p = Peer::connect(addr).await;
+    let all: String = (0..PIPELINED).map(|i| get(&format!("/{i:02}"))).collect();
+    p.send(all).await;
+    (server, p)
+}
+
 #[tokio::test]
 async fn s14_many_pipelined_requests_are_all_answered_in_order() {
     // node: S14 — more than fit in the parse-ahead window at once.
-    let (_server, addr) = start(options(), echo_url).await;
-    let mut p = Peer::connect(addr).await;
-    let all: String = (0..80).map(|i| get(&format!("/{i:02}"))).collect();
-    p.send(all).await;
-    for i in 0..80 {
+    let (_server, mut p) = pipelined_to_echo_server().await;
+    for i in 0..PIPELINED {
         assert_eq!(p.response().await, ok_keep_alive(&format!("/{i:02}")));
     }
     p.assert_open().await;
@@ -1190,12 +1200,9 @@ async fn s14_many_pipelined_requests_then_eof_are_all_answered() {
     // node: S14 — the peer's FIN right behind more requests than fit in
     // the parse-ahead window: every one is still answered, then the
     // connection closes.
-    let (_server, addr) = start(options(), echo_url).await;
-    let mut p = Peer::connect(addr).await;
-    let all: String = (0..80).map(|i| get(&format!("/{i:02}"))).collect();
-    p.send(all).await;
+    let (_server, mut p) = pipelined_to_echo_server().await;
     p.shutdown_write().await;
-    for i in 0..80 {
+    for i in 0..PIPELINED {
         // Those written after the FIN was read say `Connection: close`.
         let response = p.response().await;
         assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
