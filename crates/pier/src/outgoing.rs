@@ -295,23 +295,6 @@ impl OutgoingHeaders {
         }
     }
 
-    /// The fields as sent, as one slice of `Name: value\r\n` lines, when
-    /// their lines lie back to back in order (always, unless a value was
-    /// replaced or a field inserted); empty when there are none.
-    pub(crate) fn single_run(&self) -> Option<&[u8]> {
-        let (Some(first), Some(last)) = (self.fields.first(), self.fields.last()) else {
-            return Some(&[]);
-        };
-        let mut end = first.start();
-        for f in &self.fields {
-            if f.start() != end {
-                return None;
-            }
-            end = f.end();
-        }
-        Some(&self.text[first.start()..last.end()])
-    }
-
     /// Number of lines that will be sent.
     pub fn len(&self) -> usize {
         self.fields.len()
@@ -496,37 +479,9 @@ mod tests {
                     .iter()
                     .flat_map(|(n, v)| [n.as_bytes(), b": ", v, b"\r\n"].concat())
                     .collect();
-                proptest::prop_assert_eq!(&lines.concat(), &formatted);
-                // The single slice, when offered, is the same text.
-                if let Some(run) = store.single_run() {
-                    proptest::prop_assert_eq!(run, &formatted[..]);
-                    proptest::prop_assert!(lines.len() <= 1);
-                } else {
-                    proptest::prop_assert!(lines.len() > 1);
-                }
+                proptest::prop_assert_eq!(lines.concat(), formatted);
             }
         }
-    }
-
-    #[test]
-    fn lines_set_in_order_are_one_slice() {
-        let mut h = OutgoingHeaders::new();
-        assert_eq!(h.single_run(), Some(&b""[..]));
-        h.set("Content-Type", "text/plain");
-        h.set("X-A", "1");
-        assert_eq!(
-            h.single_run(),
-            Some(&b"Content-Type: text/plain\r\nX-A: 1\r\n"[..])
-        );
-        // A replaced value is stored after the others: out of order.
-        h.set("content-type", "text/html");
-        assert_eq!(h.single_run(), None);
-        h.set("X-B", "2");
-        h.remove("Content-Type");
-        // X-A, then X-B after the replaced value's stale text: two runs.
-        assert_eq!(h.single_run(), None);
-        h.remove("X-B");
-        assert_eq!(h.single_run(), Some(&b"X-A: 1\r\n"[..]));
     }
 
     #[test]

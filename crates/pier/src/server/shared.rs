@@ -524,10 +524,9 @@ impl Shared {
         // Formatted only when it will be sent.
         let date = (send_date && !set.date).then(crate::date::http_date_line);
         // The caller's lines, then Node's additions, all borrowed and
-        // already formatted: the head is a few copies of whole lines. The
-        // same fields as pairs go along for the framing checks.
-        // The `Connection` field added, if any: the one added field the
-        // protocol core reads for the framing.
+        // already formatted: the head is a few copies of whole lines.
+        // `added` is the `Connection` field added, if any: the one added
+        // field the protocol core reads for the framing.
         let mut added: Option<(&[u8], &[u8])> = None;
         let mut connection_lines: &[u8] = b"";
         if let Some(v) = set.connection {
@@ -548,23 +547,12 @@ impl Shared {
             connection_lines = b"Connection: close\r\n";
             added = Some((b"Connection", b"close"));
         }
-        let date_line: &[u8] = date.as_ref().map_or(b"", |d| &d[..]);
-        // Usually the caller's lines lie back to back: three slices in
-        // all, on the stack.
-        let three: [&[u8]; 3];
-        let mut runs: SmallVec<[&[u8]; 4]> = SmallVec::new();
-        let lines: &[&[u8]] = match headers.single_run() {
-            Some(run) => {
-                three = [run, date_line, connection_lines];
-                &three
-            }
-            None => {
-                headers.lines_into(&mut runs);
-                runs.push(date_line);
-                runs.push(connection_lines);
-                &runs
-            }
-        };
+        let mut lines: SmallVec<[&[u8]; 4]> = SmallVec::new();
+        headers.lines_into(&mut lines);
+        if let Some(date) = &date {
+            lines.push(date);
+        }
+        lines.push(connection_lines);
         if !keep_alive {
             self.conn.close_after_response();
         }
@@ -575,7 +563,7 @@ impl Shared {
         let user_fields = if set.read_for_framing { usize::MAX } else { 0 };
         let fields = headers.iter_bytes().take(user_fields).chain(added);
         self.conn
-            .send_response_lines(status, reason, lines, fields, hint)
+            .send_response_lines(status, reason, &lines, fields, hint)
             .map_err(WriteError::Protocol)?;
         if let Some(front) = self.slots.front_mut() {
             front.head_sent = true;
