@@ -41,12 +41,9 @@ impl<H> IncomingMessage<H> {
         peer: Option<PeerAddr>,
         recycle: fn(Box<H>),
     ) -> Self {
-        IncomingMessage {
-            head: Some(head),
-            body,
-            peer,
-            recycle: Some(recycle),
-        }
+        let mut message = Self::new(head, body, peer);
+        message.recycle = Some(recycle);
+        message
     }
 
     /// The head.
