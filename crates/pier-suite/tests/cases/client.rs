@@ -1875,7 +1875,12 @@ async fn node_server_sees_one_connection_for_pooled_requests() {
     let connected = agent.stats().connected as usize;
     assert!(ids.iter().all(|id| ["1", "2", "3", "4", "5"].contains(&id.as_str())), "{ids:?}");
     assert!((ids.len()..=5).contains(&connected), "{ids:?} over {connected} connections");
-    assert_eq!(agent.free_sockets(), vec![(name(node.port), connected)]);
+    assert_eq!(
+        agent.free_sockets(),
+        vec![(name(node.port), connected)],
+        "agent stats: {:?}",
+        agent.stats()
+    );
 }
 
 #[tokio::test]

@@ -430,14 +430,13 @@ impl<R: Runtime> ClientRequest<R> {
         value
     }
 
-    /// Writes the head (with `hint` framing) on the connection.
-    fn send_head_inner(&mut self, hint: BodyHint, wake: bool) -> Result<(), RequestError> {
-        let (conn, _) = self.conn.as_ref().expect("acquired");
+    /// Writes the head (with `hint` framing) on the connection `c`, which
+    /// the caller has locked (and wakes once what goes with it is in).
+    fn send_head_on(&mut self, c: &mut ConnShared, hint: BodyHint) -> Result<(), RequestError> {
         let mut fields: SmallVec<[(&[u8], &[u8]); 8]> = self.headers.iter_bytes().collect();
         if !self.headers.has("connection") {
             fields.push((b"Connection", self.connection_header()));
         }
-        let mut c = lock(conn);
         if c.gone {
             return Err(RequestError::SocketHangUp {
                 reused: true,
@@ -467,21 +466,22 @@ impl<R: Runtime> ClientRequest<R> {
         c.exchange_timeout = self.options.timeout;
         c.exchange = Some(mailbox.clone());
         self.mailbox = Some(mailbox);
-        if wake {
-            c.wake_driver();
-        }
         self.head_sent = true;
         Ok(())
     }
 
-    /// Writes the head and lets the connection send it now.
-    fn send_head(&mut self, hint: BodyHint) -> Result<(), RequestError> {
-        self.send_head_inner(hint, true)
+    /// The acquired connection's shared state.
+    fn shared_conn(&self) -> ConnRef {
+        self.conn.as_ref().expect("acquired").0.clone()
     }
 
-    /// Queues the head; the caller adds the body, then wakes the connection.
-    fn send_head_quietly(&mut self, hint: BodyHint) -> Result<(), RequestError> {
-        self.send_head_inner(hint, false)
+    /// Writes the head and lets the connection send it now.
+    fn send_head(&mut self, hint: BodyHint) -> Result<(), RequestError> {
+        let conn = self.shared_conn();
+        let mut c = lock(&conn);
+        self.send_head_on(&mut c, hint)?;
+        c.wake_driver();
+        Ok(())
     }
 
     /// Sends the head now (Node's `flushHeaders`): framed for a streamed
@@ -641,9 +641,10 @@ impl<R: Runtime> ClientRequest<R> {
         // response that ends before the request does would make the
         // connection unreusable, so head, body and end share one lock.
         let mut pieces: Vec<Bytes> = Vec::new();
-        // Whether the connection has not been told of this request yet:
-        // then no answer to it can have arrived.
-        let mut unseen = false;
+        // The head still to write under that lock. Until it is written the
+        // connection has not been told of this request, so no answer to it
+        // can have arrived.
+        let mut quiet_head = None;
         if !self.head_sent {
             // A retry sends again what `write` sent before (the saved copy).
             let earlier: Vec<Bytes> = self.replay.clone().unwrap_or_default();
@@ -662,18 +663,20 @@ impl<R: Runtime> ClientRequest<R> {
                 self.send_head(hint)?;
                 self.await_continue().await;
             } else {
-                self.send_head_quietly(hint)?;
-                unseen = true;
+                quiet_head = Some(hint);
             }
             pieces = earlier;
         }
         if !data.is_empty() {
             pieces.push(data);
         }
-        let body_skipped = !unseen && self.final_head_arrived();
+        let body_skipped = quiet_head.is_none() && self.final_head_arrived();
         {
-            let (conn, _) = self.conn.as_ref().expect("acquired");
-            let mut c = lock(conn);
+            let conn = self.shared_conn();
+            let mut c = lock(&conn);
+            if let Some(hint) = quiet_head {
+                self.send_head_on(&mut c, hint)?;
+            }
             // When the server answered before the body, the body never
             // goes out: the request stays unfinished, so the connection
             // is not reused after this response.
