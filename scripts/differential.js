@@ -469,11 +469,14 @@ const CLASSES = [
   {
     id: 'odd-http09-line', side: 'server', status: 'deliberate',
     text: 'request lines without a version that Node reads as HTTP/0.9 but Pier refuses: ended by a bare LF, an empty target, an RTSP-only method',
-    test: ({ c, v }) => v.pier_error && (!v.node_error || v.node_error === 'HPE_CLOSED_CONNECTION') &&
-      ((nodeMessagesOf(c).some((m) => m.http_version === '0.9') && v.pier_messages.length < v.node_messages.length) ||
-        // Still unfinished, so Node has no message yet.
-        (!v.node_error && (RTSP_NO_VERSION.test(c.input_latin1) ||
-          /^[\r\n]*[A-Z_-]+ +[^ \r\n]*\r?\n/.test(c.input_latin1)))),
+    test: ({ c, v }) => v.pier_error && (
+      // The message Pier refused is one Node read as HTTP/0.9 (whatever
+      // Node made of the bytes after it).
+      (v.pier_messages.length < v.node_messages.length &&
+        (nodeMessagesOf(c)[v.pier_messages.length] || {}).http_version === '0.9') ||
+      // Still unfinished, so Node has no message yet.
+      (!v.node_error && (RTSP_NO_VERSION.test(c.input_latin1) ||
+        /^[\r\n]*[A-Z_-]+ +[^ \r\n]*\r?\n/.test(c.input_latin1)))),
   },
   {
     id: 'empty-te-with-cl', side: 'server', status: 'deliberate',
@@ -506,8 +509,10 @@ const CLASSES = [
   {
     id: 'te-trailing-tab', side: 'any', status: 'fixed',
     text: 'a TAB ending a Transfer-Encoding line: llhttp reads `chunked<TAB>` as another coding (request refused, response read until close) and ignores it after other codings; Pier refuses every such request line and de-chunks such responses',
-    // (Bytes after a keep-alive response are their own, deliberate class.)
+    // (Bytes after a keep-alive or a closing response are their own,
+    // deliberate classes, whatever those bytes hold.)
     test: ({ c, v }) => v.pier_error !== 'HPE_CLOSED_CONNECTION' &&
+      v.node_error !== 'HPE_CLOSED_CONNECTION' &&
       /\r\ntransfer-encoding:[^\r\n]*\t[ \t]*\r\n/i.test(c.input_latin1),
   },
   {

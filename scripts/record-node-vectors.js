@@ -307,6 +307,11 @@ S('rl_empty_method', SEC_HEAD, 'line starts with a space', reqLine(' / HTTP/1.1'
 S('rl_http09_no_version', 'node-quirk: HTTP/0.9', 'no version at all: HTTP/0.9', 'GET /\r\n\r\n');
 S('rl_http09_no_version_fields', 'node-quirk: HTTP/0.9', 'no version, then a field line', 'GET /\r\nHost: h\r\n\r\n');
 S('rl_http09_explicit', 'node-quirk: HTTP/0.9', 'HTTP/0.9 spelled out', reqLine('GET / HTTP/0.9'));
+S('rl_http09_bare_lf', 'node-quirk: HTTP/0.9', 'no version, the line ended by a bare LF (accepted even when strict)', 'GET /\n\r\n');
+S('rl_http09_bare_lf_fields', 'node-quirk: HTTP/0.9', 'no version and a bare LF, then a field line', 'GET /\nHost: h\r\n\r\n');
+S('rl_http09_bare_lf_field_bare_lf', 'node-quirk: HTTP/0.9', 'a bare LF ends the versionless line, not the field lines after it', 'GET /\nHost: h\n\r\n');
+S('rl_http09_cr_without_lf', 'node-quirk: HTTP/0.9', 'no version, a CR not followed by LF: a bad URL', 'GET /\rX\r\n\r\n');
+S('rl_http09_bare_lf_absolute', 'node-quirk: HTTP/0.9', 'an absolute-form target without a version, ended by a bare LF', 'GET http://h/x\n\r\n');
 S('rl_http10', 'request line', 'HTTP/1.0', reqLine('GET / HTTP/1.0'));
 S('rl_http20', 'node-quirk: request line', 'HTTP/2.0 on a text request line', reqLine('GET / HTTP/2.0'));
 S('rl_http12', SEC_HEAD, 'HTTP/1.2', reqLine('GET / HTTP/1.2'));
