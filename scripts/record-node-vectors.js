@@ -307,6 +307,9 @@ S('rl_empty_method', SEC_HEAD, 'line starts with a space', reqLine(' / HTTP/1.1'
 S('rl_http09_no_version', 'node-quirk: HTTP/0.9', 'no version at all: HTTP/0.9', 'GET /\r\n\r\n');
 S('rl_http09_no_version_fields', 'node-quirk: HTTP/0.9', 'no version, then a field line', 'GET /\r\nHost: h\r\n\r\n');
 S('rl_http09_explicit', 'node-quirk: HTTP/0.9', 'HTTP/0.9 spelled out', reqLine('GET / HTTP/0.9'));
+S('rl_rtsp_version_put', 'node-quirk: RTSP', 'PUT is no RTSP method: refused on an RTSP/ line', reqLine('PUT / RTSP/1.0', ['Host: h', 'Content-Length: 0']));
+S('rl_rtsp_version_connect', 'node-quirk: RTSP', 'CONNECT is no RTSP method: refused on an RTSP/ line', reqLine('CONNECT h:1 RTSP/1.0'));
+S('rl_rtsp_version_source', 'node-quirk: RTSP', 'SOURCE belongs on ICE/ lines, not RTSP/ ones', reqLine('SOURCE / RTSP/1.0'));
 S('rl_http09_bare_lf', 'node-quirk: HTTP/0.9', 'no version, the line ended by a bare LF (accepted even when strict)', 'GET /\n\r\n');
 S('rl_http09_bare_lf_fields', 'node-quirk: HTTP/0.9', 'no version and a bare LF, then a field line', 'GET /\nHost: h\r\n\r\n');
 S('rl_http09_bare_lf_field_bare_lf', 'node-quirk: HTTP/0.9', 'a bare LF ends the versionless line, not the field lines after it', 'GET /\nHost: h\n\r\n');

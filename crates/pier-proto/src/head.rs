@@ -285,6 +285,14 @@ fn parse_request_line_and_fields(
             // the answer is the same however the line is split.
             return Err((ErrorCode::InvalidConstant, i + 4));
         }
+        if buf.len() > i + 4
+            && &buf[i..i + 5] == b"RTSP/"
+            && method.known().is_some_and(|k| !k.allowed_on_rtsp_lines())
+        {
+            // The other way round: of Node's HTTP methods only OPTIONS,
+            // GET and POST are RTSP methods too. Known at the slash.
+            return Err((ErrorCode::InvalidConstant, i + 4));
+        }
         let allow = if method.known() == Some(KnownMethod::Source) {
             Protocols::RtspIce
         } else {

@@ -45,6 +45,17 @@ known_methods! {
     Unlock "UNLOCK" Unsubscribe "UNSUBSCRIBE"
 }
 
+impl KnownMethod {
+    /// Whether Node's parser takes the method on an `RTSP/x.y` request
+    /// line: RTSP shares OPTIONS, GET and POST with HTTP, nothing else.
+    pub(crate) const fn allowed_on_rtsp_lines(self) -> bool {
+        matches!(
+            self,
+            KnownMethod::Options | KnownMethod::Get | KnownMethod::Post
+        )
+    }
+}
+
 /// Methods of RTSP, which Node's parser accepts only on `RTSP/x.y` request lines.
 pub(crate) const RTSP_METHODS: &[&[u8]] = &[
     b"DESCRIBE",
