@@ -422,6 +422,9 @@ S('ch_trailer_one', SEC_CHUNK, 'one trailer field', chunked('5\r\nhello\r\n0\r\n
 S('ch_trailer_several', SEC_CHUNK, 'three trailer fields', chunked('5\r\nhello\r\n0\r\nX-A: 1\r\nX-B: 2\r\nx-a: 3\r\n\r\n'));
 S('ch_trailer_content_length', SEC_CHUNK, 'Content-Length in the trailer section', chunked('5\r\nhello\r\n0\r\nContent-Length: 5\r\n\r\n'));
 S('ch_trailer_transfer_encoding', SEC_CHUNK, 'Transfer-Encoding in the trailer section', chunked('5\r\nhello\r\n0\r\nTransfer-Encoding: chunked\r\n\r\n'));
+S('ch_trailer_transfer_encoding_empty', SEC_CHUNK, 'an empty Transfer-Encoding in the trailer section (names no coding: accepted)', chunked('5\r\nhello\r\n0\r\nTransfer-Encoding:   \r\n\r\n'));
+S('ch_trailer_transfer_encoding_gzip', SEC_CHUNK, 'Transfer-Encoding: gzip in the trailer section', chunked('5\r\nhello\r\n0\r\nTransfer-Encoding: gzip\r\n\r\n'));
+S('ch_trailer_content_length_empty', SEC_CHUNK, 'an empty Content-Length in the trailer section', chunked('5\r\nhello\r\n0\r\nContent-Length: \r\n\r\n'));
 S('ch_trailer_host', SEC_CHUNK, 'Host in the trailer section', chunked('5\r\nhello\r\n0\r\nHost: evil\r\n\r\n'));
 S('ch_trailer_obs_fold', SEC_CHUNK, 'obs-fold in the trailer section', chunked('5\r\nhello\r\n0\r\nX-T: 1\r\n 2\r\n\r\n'));
 S('ch_trailer_space_before_colon', SEC_CHUNK, 'space before the colon in a trailer', chunked('5\r\nhello\r\n0\r\nX-T : 1\r\n\r\n'));

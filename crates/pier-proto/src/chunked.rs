@@ -297,11 +297,14 @@ impl ChunkedDecoder {
             Ok(Some(end)) => {
                 let raw = buf.split_to(end).freeze();
                 let mut trailers = RawHeaders::new(raw, entries);
-                for (name, _) in trailers.iter() {
+                for (name, value) in trailers.iter() {
                     // Framing fields in trailers would re-frame the message.
+                    // An empty Transfer-Encoding names no coding: Node lets
+                    // it by, as it does not an empty Content-Length.
                     if name.eq_ignore_ascii_case(b"content-length")
                         || (self.refuse_te_trailer
-                            && name.eq_ignore_ascii_case(b"transfer-encoding"))
+                            && name.eq_ignore_ascii_case(b"transfer-encoding")
+                            && !value.trim_ascii().is_empty())
                     {
                         return Err((ErrorCode::InvalidTrailer, 0));
                     }
