@@ -476,6 +476,14 @@ S('conn_close_no_space', 'connection', 'Connection:close', get(['Connection:clos
 S('conn_two_fields', 'connection', 'Connection: foo then Connection: close', get(['Connection: foo', 'Connection: close']));
 S('conn_xclose', 'connection', 'xclose is not close', get(['Connection: xclose']));
 S('conn_close_suffix', 'connection', 'closex is not close', get(['Connection: closex']));
+S('conn_close_trailing_tab', 'connection', 'close<TAB>: a TAB after the token hides it from Node, which keeps the connection', get(['Connection: close\t']) + get([], '/2'));
+S('conn_close_trailing_space', 'connection', 'close<SP>: spaces after the token are fine', get(['Connection: close ']) + get([], '/2'));
+S('conn_close_tab_before_comma', 'connection', 'close<TAB>, foo: the TAB hides close here too', get(['Connection: close\t, foo']) + get([], '/2'));
+S('conn_foo_then_close_tab', 'connection', 'foo, close<TAB>', get(['Connection: foo, close\t']) + get([], '/2'));
+S('conn_tab_then_close', 'connection', '<TAB>close: a TAB before the token is fine', get(['Connection:\tclose']) + get([], '/2'));
+S('conn_http10_keepalive_trailing_tab', 'connection', 'HTTP/1.0 with keep-alive<TAB>: not keep-alive for Node',
+  message('GET / HTTP/1.0', ['Connection: keep-alive\t']) + get([], '/2'));
+S('conn_upgrade_trailing_tab', 'connection', 'upgrade<TAB>: not an upgrade for Node', get(['Connection: upgrade\t', 'Upgrade: foo']) + get([], '/2'));
 S('conn_proxy_connection_close', 'node-quirk: Proxy-Connection', 'Proxy-Connection: close', get(['Proxy-Connection: close']));
 S('conn_proxy_connection_keepalive_http10', 'node-quirk: Proxy-Connection', 'HTTP/1.0 with Proxy-Connection: keep-alive',
   message('GET / HTTP/1.0', ['Proxy-Connection: keep-alive']));

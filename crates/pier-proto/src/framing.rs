@@ -128,7 +128,9 @@ pub(crate) fn scan(buf: &[u8], entries: &Entries) -> Result<FieldFacts, HeadErro
                 f.expect_continue |= mentions_100_continue(value);
             }
             7 if is_folded(name, b"upgrade") => f.has_upgrade = true,
-            10 if is_folded(name, b"connection") => note_connection(&mut f, value),
+            10 if is_folded(name, b"connection") => {
+                note_connection(&mut f, value, tab_follows(buf, vs + value.len()));
+            }
             10 if is_folded(name, b"keep-alive") => {
                 if let Some(t) = parse_keep_alive_timeout(value) {
                     f.keep_alive_hint = Some(t);
@@ -136,11 +138,7 @@ pub(crate) fn scan(buf: &[u8], entries: &Entries) -> Result<FieldFacts, HeadErro
             }
             14 if is_folded(name, b"content-length") => {
                 // A TAB after the digits is refused (Node); spaces are fine.
-                let after = &buf[vs + value.len()..];
-                let trailing_tab = after
-                    .iter()
-                    .take_while(|&&b| b == b' ' || b == b'\t')
-                    .any(|&b| b == b'\t');
+                let trailing_tab = tab_follows(buf, vs + value.len());
                 let n = match parse_content_length(value) {
                     Some(n) if !trailing_tab => n,
                     _ => return Err((ErrorCode::InvalidContentLength, vs)),
@@ -152,7 +150,9 @@ pub(crate) fn scan(buf: &[u8], entries: &Entries) -> Result<FieldFacts, HeadErro
                 f.content_length = Some(n);
                 f.cl_at = vs;
             }
-            16 if is_folded(name, b"proxy-connection") => note_connection(&mut f, value),
+            16 if is_folded(name, b"proxy-connection") => {
+                note_connection(&mut f, value, tab_follows(buf, vs + value.len()));
+            }
             17 if is_folded(name, b"transfer-encoding") => {
                 f.te_field = true;
                 f.te_at = vs;
@@ -231,8 +231,44 @@ pub(crate) fn connection_tokens(value: &[u8]) -> ConnectionTokens {
     t
 }
 
-fn note_connection(f: &mut FieldFacts, value: &[u8]) {
-    let t = connection_tokens(value);
+/// Whether the whitespace from `at` (just past a trimmed value) to the
+/// line's end holds a TAB.
+fn tab_follows(buf: &[u8], at: usize) -> bool {
+    buf[at..]
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .any(|&b| b == b'\t')
+}
+
+/// `connection_tokens` for a received value, as Node's parser reads it: a
+/// token counts only when nothing but spaces follows it up to the next
+/// comma or the line's end; a TAB there (`close<TAB>`) hides it.
+/// `tab_after`: the whitespace trimmed off the value's end holds a TAB.
+fn received_connection_tokens(value: &[u8], tab_after: bool) -> ConnectionTokens {
+    if !tab_after && !value.contains(&b'\t') {
+        return connection_tokens(value);
+    }
+    let mut t = ConnectionTokens::default();
+    let mut items = value.split(|&b| b == b',').peekable();
+    while let Some(raw) = items.next() {
+        let tab_behind = raw
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .any(|&b| b == b'\t');
+        if tab_behind || (items.peek().is_none() && tab_after) {
+            continue;
+        }
+        let one = connection_tokens(trim_ows(raw));
+        t.close |= one.close;
+        t.keep_alive |= one.keep_alive;
+        t.upgrade |= one.upgrade;
+    }
+    t
+}
+
+fn note_connection(f: &mut FieldFacts, value: &[u8], tab_after: bool) {
+    let t = received_connection_tokens(value, tab_after);
     f.conn_close |= t.close;
     f.conn_keep_alive |= t.keep_alive;
     f.conn_upgrade |= t.upgrade;
