@@ -1957,6 +1957,41 @@ async fn node_server_event_order_and_bodies() {
     );
 }
 
+/// A request's head, body and end reach the connection together: were the
+/// head visible alone, a driver on another thread could send it, and a
+/// quick answer would end before the request had, leaving the socket
+/// unreusable (the agent then destroys it). Many fresh agents make the
+/// second request of each, the one that meets a just-woken driver.
+#[tokio::test]
+async fn a_quick_answer_never_costs_a_pooled_socket() {
+    let mut server = create_server(|_req: IncomingMessage, mut res: ServerResponse| async move {
+        let _ = res.end("ok").await;
+    });
+    let port = match server.listen("127.0.0.1", 0).await.expect("listen") {
+        pier::ListenAddr::Tcp(a) => a.port(),
+        other => panic!("unexpected address {other}"),
+    };
+    for round in 0..40 {
+        let agent = keep_alive_agent();
+        for _ in 0..3 {
+            let (res, body) = body_of(spawn_end(
+                opts(port, AgentChoice::Agent(agent.clone())),
+                "",
+            ))
+            .await;
+            assert_eq!((res.status(), body.as_str()), (200, "ok"));
+        }
+        let stats = agent.stats();
+        assert_eq!(
+            (stats.connected, stats.reused, stats.destroyed),
+            (1, 2, 0),
+            "round {round}: {stats:?}"
+        );
+    }
+    server.close_all_connections();
+    within("server close", server.close()).await;
+}
+
 #[tokio::test]
 async fn pier_server_round_trip_over_a_pooled_connection() {
     let connections = Arc::new(AtomicUsize::new(0));
