@@ -476,7 +476,10 @@ const CLASSES = [
         (nodeMessagesOf(c)[v.pier_messages.length] || {}).http_version === '0.9') ||
       // Still unfinished, so Node has no message yet.
       (!v.node_error && (RTSP_NO_VERSION.test(c.input_latin1) ||
-        /^[\r\n]*[A-Z_-]+ +[^ \r\n]*\r?\n/.test(c.input_latin1)))),
+        /^[\r\n]*[A-Z_-]+ +[^ \r\n]*\r?\n/.test(c.input_latin1))) ||
+      // A later request's version-less line ended by a bare LF, unfinished.
+      (!v.node_error && v.pier_error === 'HPE_LF_EXPECTED' &&
+        /\r\n\r\n[\r\n]*[A-Z_-]+ +[^ \r\n]*\n/.test(c.input_latin1))),
   },
   {
     id: 'empty-te-with-cl', side: 'server', status: 'deliberate',
@@ -496,7 +499,8 @@ const CLASSES = [
     text: 'a Transfer-Encoding coding that is not a bare token (obs-text, quotes, inner TAB, `;param`) before a final chunked: Node accepts, Pier refuses',
     test: ({ c, v }) => v.pier_error === 'HPE_INVALID_TRANSFER_ENCODING' &&
       (!v.node_error || v.node_messages.length > v.pier_messages.length) &&
-      [...c.input_latin1.matchAll(/\r\ntransfer-encoding:([^\r\n]*)\r\n/gi)].some((m) =>
+      // (The line end is looked ahead at, not taken: it starts the next line.)
+      [...c.input_latin1.matchAll(/\r\ntransfer-encoding:([^\r\n]*)(?=\r\n)/gi)].some((m) =>
         m[1].split(',').some((item) => !TOKEN.test(item.replace(/^[ \t]+|[ \t]+$/g, '')))),
   },
   {
@@ -551,7 +555,9 @@ const CLASSES = [
   {
     id: 'status-line-cr-cr', side: 'client', status: 'deliberate',
     text: 'a status line ended by CR CR: llhttp skips the extra CR, Pier refuses a bare CR',
-    test: ({ c, v }) => v.pier_error === 'HPE_LF_EXPECTED' && !v.node_error && /(?:^|\n)HTTP\/\d\.\d [^\r\n]*\r\r/.test(c.input_latin1),
+    test: ({ c, v }) => v.pier_error === 'HPE_LF_EXPECTED' &&
+      (!v.node_error || v.node_messages.length > v.pier_messages.length) &&
+      /(?:^|\n)HTTP\/\d\.\d [^\r\n]*\r\r/.test(c.input_latin1),
   },
 ];
 
