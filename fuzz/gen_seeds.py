@@ -73,6 +73,13 @@ SERVER = {
     "small_limits": (0xc0, 0x00, b"\x00",
                      b"GET /a/very/long/target/over/thirty-two/bytes HTTP/1.1\r\nHost: a\r\n\r\n"),
     "unknown_method": (0x44, 0x00, b"\x00", b"BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n"),
+    "trailer_te_empty": (0x40, 0x00, b"\x00",
+                         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         b"0\r\nTransfer-Encoding:  \r\nX: 1\r\n\r\n"),
+    "connection_close_tab": (0x40, 0x00, b"\x00",
+                             b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\t\r\n\r\n"
+                             b"GET /2 HTTP/1.1\r\nHost: a\r\n\r\n"),
+    "rtsp_put": (0x40, 0x00, b"\x00", b"PUT / RTSP/1.0\r\nHost: a\r\n\r\n"),
 }
 
 # client: [flags] [method] [later methods] [plan] payload. Method bytes index

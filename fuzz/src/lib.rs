@@ -372,16 +372,18 @@ fn named<'a>(h: &'a RawHeaders, name: &'a str) -> Vec<&'a [u8]> {
 }
 
 /// Trailers: never on a body that is not chunked, never Content-Length,
-/// and Transfer-Encoding only on responses (Node lets it through there).
+/// and a Transfer-Encoding naming a coding only on responses (Node lets
+/// it through there, and an empty one everywhere).
 fn check_trailers(t: &RawHeaders, kind: BodyKind, response: bool) {
     if kind != BodyKind::Chunked {
         assert!(t.is_empty(), "trailers on a {kind:?} body");
     }
     check_fields(t, "trailer");
-    for (n, _) in t.iter() {
+    for (n, v) in t.iter() {
+        let names_a_coding =
+            n.eq_ignore_ascii_case(b"transfer-encoding") && !v.trim_ascii().is_empty();
         assert!(
-            !n.eq_ignore_ascii_case(b"content-length")
-                && (response || !n.eq_ignore_ascii_case(b"transfer-encoding")),
+            !n.eq_ignore_ascii_case(b"content-length") && (response || !names_a_coding),
             "framing field {:?} accepted in trailers",
             String::from_utf8_lossy(n)
         );
