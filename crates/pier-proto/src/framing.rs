@@ -231,13 +231,17 @@ pub(crate) fn connection_tokens(value: &[u8]) -> ConnectionTokens {
     t
 }
 
+/// Whether the run of spaces and TABs at the start of `bytes` holds a TAB.
+fn ows_holds_tab<'a>(bytes: impl Iterator<Item = &'a u8>) -> bool {
+    bytes
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .any(|&b| b == b'\t')
+}
+
 /// Whether the whitespace from `at` (just past a trimmed value) to the
 /// line's end holds a TAB.
 fn tab_follows(buf: &[u8], at: usize) -> bool {
-    buf[at..]
-        .iter()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .any(|&b| b == b'\t')
+    ows_holds_tab(buf[at..].iter())
 }
 
 /// `connection_tokens` for a received value, as Node's parser reads it: a
@@ -251,11 +255,7 @@ fn received_connection_tokens(value: &[u8], tab_after: bool) -> ConnectionTokens
     let mut t = ConnectionTokens::default();
     let mut items = value.split(|&b| b == b',').peekable();
     while let Some(raw) = items.next() {
-        let tab_behind = raw
-            .iter()
-            .rev()
-            .take_while(|&&b| b == b' ' || b == b'\t')
-            .any(|&b| b == b'\t');
+        let tab_behind = ows_holds_tab(raw.iter().rev());
         if tab_behind || (items.peek().is_none() && tab_after) {
             continue;
         }

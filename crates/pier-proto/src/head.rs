@@ -278,19 +278,18 @@ fn parse_request_line_and_fields(
         // No version at all: HTTP/0.9, as Node reads it.
         Version::HTTP_09
     } else {
-        if rtsp_only && buf.len() > i + 4 && &buf[i..i + 4] == b"HTTP" {
-            // RTSP methods are only understood on RTSP request lines. Node
-            // knows once the protocol name is whole and one byte follows,
-            // whatever the version would have been: refused there, so that
-            // the answer is the same however the line is split.
-            return Err((ErrorCode::InvalidConstant, i + 4));
-        }
-        if buf.len() > i + 4
-            && &buf[i..i + 5] == b"RTSP/"
-            && method.known().is_some_and(|k| !k.allowed_on_rtsp_lines())
-        {
-            // The other way round: of Node's HTTP methods only OPTIONS,
-            // GET and POST are RTSP methods too. Known at the slash.
+        // A method on the wrong protocol's line: RTSP's own methods on an
+        // HTTP line, and of Node's HTTP methods all but OPTIONS, GET and
+        // POST on an RTSP one. Node knows once the protocol name is whole
+        // and one byte follows, whatever the version would have been:
+        // refused there, so that the answer is the same however the line
+        // is split.
+        let wrong_protocol = match buf.get(i..i + 5) {
+            Some([b'H', b'T', b'T', b'P', _]) => rtsp_only,
+            Some(b"RTSP/") => method.known().is_some_and(|k| !k.allowed_on_rtsp_lines()),
+            _ => false,
+        };
+        if wrong_protocol {
             return Err((ErrorCode::InvalidConstant, i + 4));
         }
         let allow = if method.known() == Some(KnownMethod::Source) {

@@ -16,24 +16,18 @@ use serde_json::{json, Value};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
+const BARE_LF_REFUSED: &str =
+    "a bare LF ending a line is refused, the version-less request line included (security record)";
+
 /// Cases where Pier's parse differs from Node's on purpose.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
         "fr_bytes_after_complete",
         "a second response nobody asked for is refused, not parsed: the connection is not reused",
     ),
-    (
-        "rl_http09_bare_lf",
-        "a bare LF ending a line is refused, the version-less request line included (security record)",
-    ),
-    (
-        "rl_http09_bare_lf_fields",
-        "a bare LF ending a line is refused, the version-less request line included (security record)",
-    ),
-    (
-        "rl_http09_bare_lf_absolute",
-        "a bare LF ending a line is refused, the version-less request line included (security record)",
-    ),
+    ("rl_http09_bare_lf", BARE_LF_REFUSED),
+    ("rl_http09_bare_lf_fields", BARE_LF_REFUSED),
+    ("rl_http09_bare_lf_absolute", BARE_LF_REFUSED),
 ];
 
 fn latin1(s: &str) -> Vec<u8> {
